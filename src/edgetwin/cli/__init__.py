@@ -1,0 +1,1 @@
+"""The `edgetwin` command line: typer + rich; one module per command group."""
