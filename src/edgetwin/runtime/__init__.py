@@ -1,0 +1,1 @@
+"""Wires a plant config into running asyncio tasks: sources → store/analytics/twin → sinks."""
