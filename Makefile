@@ -1,0 +1,42 @@
+# Quick start: `make demo` and `make test` on a fresh machine (Python >= 3.11, root for apt).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: venv system-deps demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch==2.13.0 is the CPU wheel on this disk; any other spec downloads a CUDA build
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[train,vision,dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps:
+	bash scripts/setup-system.sh
+
+demo: venv
+	$(BIN)/edgetwin demo
+
+lint: venv
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+
+typecheck: venv
+	$(BIN)/mypy src
+
+unit: venv
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: venv system-deps lint typecheck unit
+
+bench: venv
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,201 @@
+"""`edgetwin demo` and `edgetwin run plant.yaml`: the plant running in this terminal.
+
+The demo is the product in one command: the simulated plant → store → anomaly monitor → twin,
+with a live table, and a summary that checks the monitor against the simulator's own ground
+truth (was the injected fault caught, and how long before the failure?).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from edgetwin.cli.live_view import LiveView
+from edgetwin.core.config import MonitorConfig, PlantConfig, load_plant
+from edgetwin.runtime.build import build_monitor, build_source
+from edgetwin.runtime.pipeline import Pipeline
+from edgetwin.runtime.sim_source import SimSource
+from edgetwin.store import open_store
+from edgetwin.store.timeutil import parse_duration_s
+
+log = logging.getLogger(__name__)
+console = Console()
+
+
+def demo_plant_path() -> Path:
+    """The demo plant shipped inside the package."""
+    return Path(str(resources.files("edgetwin.sim") / "plants" / "demo.yaml"))
+
+
+def _monitors(plant: PlantConfig) -> list[Any]:
+    configs = plant.monitors or [MonitorConfig(name="anomaly", kind="anomaly")]
+    return [build_monitor(m, plant) for m in configs]
+
+
+async def _run(
+    pipeline: Pipeline,
+    view: LiveView,
+    *,
+    headless: bool,
+    title: str,
+    until_sources_end: bool,
+) -> None:
+    """Start the pipeline, show the live view, stop cleanly on Ctrl-C/SIGTERM or when done."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await pipeline.start()
+    waiters = [asyncio.create_task(stop.wait())]
+    if until_sources_end:
+        waiters.append(asyncio.create_task(pipeline.wait_sources()))
+    live = None if headless else Live(view.render(title), console=console, refresh_per_second=4)
+    try:
+        if live is not None:
+            live.start()
+        while not any(w.done() for w in waiters):
+            await asyncio.wait(waiters, timeout=0.25, return_when=asyncio.FIRST_COMPLETED)
+            if live is not None:
+                live.update(view.render(title))
+    finally:
+        for w in waiters:
+            w.cancel()
+        await pipeline.stop()
+        if live is not None:
+            live.update(view.render(title))
+            live.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+
+
+def summarise(source: SimSource, view: LiveView, monitors: list[Any], pipeline: Pipeline,
+              wall_s: float) -> dict[str, Any]:
+    """Compare what the monitor saw with the simulator's ground truth, per asset."""
+    truth = source.sim.ground_truth()
+    start_ns = source.sim.start_ns
+    anomaly = next((m for m in monitors if hasattr(m, "first_anomaly_ns")), None)
+    assets: dict[str, Any] = {}
+    for path, row in view.rows.items():
+        gt = truth.get(path)
+        detected_ns = anomaly.first_anomaly_ns(path) if anomaly else None
+        fault = getattr(gt, "fault_mode", None) if gt else None
+        failure_s = getattr(gt, "failure_s", None) if fault else None
+        onset_s = getattr(gt, "onset_s", None) if fault else None
+        detected_s = None if detected_ns is None else (detected_ns - start_ns) / 1e9
+        n_anomaly = sum(1 for _, kind, _ in row.events if kind == "anomaly")
+        assets[path] = {
+            "fault": fault,
+            "onset_h": None if onset_s is None else onset_s / 3600,
+            "failure_h": None if failure_s is None else failure_s / 3600,
+            "detected_h": None if detected_s is None else detected_s / 3600,
+            "lead_h": None if (detected_s is None or failure_s is None) else (failure_s - detected_s) / 3600,
+            "anomaly_events": n_anomaly,
+            "false_events": n_anomaly if not fault else 0,
+            "health": row.health,
+            "diagnosis": row.diagnosis,
+        }
+    stats = pipeline.stats
+    return {
+        "assets": assets,
+        "plant_hours": source.elapsed_s / 3600,
+        "wall_s": wall_s,
+        "samples": stats.samples,
+        "waveform_values": stats.waveform_values,
+        "derived_samples": stats.derived_samples,
+        "events": stats.events,
+        "samples_per_s": (stats.samples + stats.waveform_values) / max(wall_s, 1e-9),
+        "queue_high_water": stats.queue_high_water,
+    }
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    table = Table(title=f"Demo summary: {summary['plant_hours']:.1f} h of plant time in {summary['wall_s']:.1f} s")
+    for col in ("asset", "injected fault", "onset (h)", "failure (h)", "detected (h)", "lead before failure", "false events", "diagnosis"):
+        table.add_column(col)
+
+    def h(v: float | None) -> str:
+        return "—" if v is None else f"{v:.2f}"
+
+    for path, a in summary["assets"].items():
+        if a["fault"]:
+            lead = "[red]missed[/]" if a["detected_h"] is None else f"[green]{a['lead_h']:.2f} h[/]"
+        else:
+            lead = "—"
+        false = str(a["false_events"]) if not a["fault"] else "—"
+        table.add_row(path, a["fault"] or "healthy", h(a["onset_h"]), h(a["failure_h"]),
+                      h(a["detected_h"]), lead, false, a["diagnosis"] or "")
+    console.print(table)
+    console.print(
+        f"pipeline: {summary['samples']:,} samples + {summary['waveform_values']:,} waveform values "
+        f"→ {summary['samples_per_s']:,.0f} values/s; {summary['derived_samples']:,} derived samples, "
+        f"{summary['events']:,} events; queue high-water {summary['queue_high_water']}"
+    )
+
+
+def demo_command(
+    duration: str = typer.Option("10m", help="wall-clock run time (90s, 10m, 1h)"),
+    speed: float = typer.Option(60.0, help="plant seconds per wall second (0 = as fast as possible)"),
+    plant_time: str = typer.Option("", help="plant time to simulate (default: duration x speed)"),
+    headless: bool = typer.Option(False, help="no live table (for CI and scripts)"),
+    db: Path = typer.Option(Path("edgetwin.duckdb"), help="DuckDB history file (replaced)"),
+    seed: int = typer.Option(7, help="simulator seed"),
+    plant: Path | None = typer.Option(None, help="plant.yaml with sim assets (default: the built-in demo)"),
+) -> None:
+    """Run the simulated plant end to end and check the detector against the ground truth."""
+    plant_cfg = load_plant(plant or demo_plant_path())
+    wall_s = parse_duration_s(duration)
+    horizon_s = parse_duration_s(plant_time) if plant_time else wall_s * (speed if speed > 0 else 60.0)
+    for suffix in ("", ".wal"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    store = open_store(db)
+    sim_cfg = next((s for s in plant_cfg.sources if s.kind == "sim"), None)
+    source = build_source(sim_cfg, plant_cfg, speed=speed, duration_s=horizon_s, seed=seed) if sim_cfg \
+        else SimSource(plant_cfg, seed=seed, speed=speed, duration_s=horizon_s)
+    assert isinstance(source, SimSource)
+    monitors = _monitors(plant_cfg)
+    view = LiveView([a.path for a in plant_cfg.assets])
+    pipeline = Pipeline([source], store, monitors=monitors)
+    pipeline.add_listener(view)
+    console.print(f"edgetwin demo: {len(plant_cfg.assets)} assets, {horizon_s / 3600:.1f} h of plant time "
+                  f"at speed {speed:g}; history in {db}")
+    t0 = time.monotonic()
+    try:
+        asyncio.run(_run(pipeline, view, headless=headless, title=f"edgetwin demo — {plant_cfg.name}",
+                         until_sources_end=True))
+    finally:
+        store.close()
+    print_summary(summarise(source, view, monitors, pipeline, time.monotonic() - t0))
+
+
+def run_command(
+    plant: Path = typer.Argument(..., help="plant.yaml"),
+    db: Path = typer.Option(Path("edgetwin.duckdb"), help="DuckDB history file (appended)"),
+    headless: bool = typer.Option(False, help="no live table"),
+) -> None:
+    """Run a plant config until Ctrl-C: its sources, store, monitors and twin."""
+    plant_cfg = load_plant(plant)
+    sources = [build_source(s, plant_cfg) for s in plant_cfg.sources]
+    if not sources:
+        raise typer.BadParameter(f"{plant}: no sources configured; add a 'sources:' entry")
+    store = open_store(db)
+    view = LiveView([a.path for a in plant_cfg.assets])
+    pipeline = Pipeline(sources, store, monitors=_monitors(plant_cfg))
+    pipeline.add_listener(view)
+    try:
+        asyncio.run(_run(pipeline, view, headless=headless, title=f"edgetwin — {plant_cfg.name}",
+                         until_sources_end=False))
+    finally:
+        store.close()
