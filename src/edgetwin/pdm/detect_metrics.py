@@ -61,14 +61,20 @@ class BinaryScores:
         return float(self.fn / (self.fn + self.tp)) if self.fn + self.tp else 0.0
 
 
-def _pairs(true: Sequence[np.ndarray], pred: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+def _pairs(
+    true: Sequence[np.ndarray], pred: Sequence[np.ndarray]
+) -> list[tuple[np.ndarray, np.ndarray]]:
     if len(true) != len(pred):
-        raise DataError(f"true has {len(true)} runs but prediction {len(pred)}; give one array per run")
+        raise DataError(
+            f"true has {len(true)} runs but prediction {len(pred)}; give one array per run"
+        )
     out = []
     for i, (t, p) in enumerate(zip(true, pred, strict=True)):
         t, p = np.asarray(t), np.asarray(p)
         if t.shape != p.shape or t.ndim != 1:
-            raise DataError(f"run {i}: true shape {t.shape} vs prediction {p.shape}; expected equal 1-D")
+            raise DataError(
+                f"run {i}: true shape {t.shape} vs prediction {p.shape}; expected equal 1-D"
+            )
         out.append((t == 1, p == 1))
     return out
 

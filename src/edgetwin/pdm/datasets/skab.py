@@ -77,7 +77,9 @@ def load_skab_file(path: str | Path) -> SkabRun:
         raise DataError(f"{path}: cannot read SKAB CSV ({exc})") from None
     lines = text.splitlines()
     if not lines:
-        raise DataError(f"{path}:1: file is empty, expected a header 'datetime;{SENSOR_COLUMNS[0]};...'")
+        raise DataError(
+            f"{path}:1: file is empty, expected a header 'datetime;{SENSOR_COLUMNS[0]};...'"
+        )
     header = [h.strip() for h in lines[0].split(";")]
     expected = ["datetime", *SENSOR_COLUMNS]
     if header[: len(expected)] != expected:
@@ -152,7 +154,9 @@ def skab_files(paths: Iterable[str | Path]) -> list[Path]:
         elif p.is_file():
             out.append(p)
         else:
-            raise DataError(f"{p}: no such file or folder, expected a SKAB CSV file or a folder of them")
+            raise DataError(
+                f"{p}: no such file or folder, expected a SKAB CSV file or a folder of them"
+            )
     return out
 
 

@@ -19,9 +19,7 @@ from edgetwin.core.errors import DataError
 N_VARIABLES = 52
 #: 0-based index of the first faulty row of a ``dNN_te.dat`` test file (row 161, 1-based).
 TEST_FAULT_START = 160
-VARIABLE_NAMES = tuple(
-    [f"xmeas_{i}" for i in range(1, 42)] + [f"xmv_{i}" for i in range(1, 12)]
-)
+VARIABLE_NAMES = tuple([f"xmeas_{i}" for i in range(1, 42)] + [f"xmv_{i}" for i in range(1, 12)])
 _NAME = re.compile(r"^d(\d\d)(_te)?\.dat$")
 
 
@@ -73,7 +71,9 @@ def _is_float(tok: str) -> bool:
     return True
 
 
-def load_tep_file(path: str | Path, *, fault: int | None = None, test: bool | None = None) -> TepRun:
+def load_tep_file(
+    path: str | Path, *, fault: int | None = None, test: bool | None = None
+) -> TepRun:
     """Parse one TEP file, fixing the transposed ``d00.dat`` layout.
 
     ``fault`` and ``test`` come from the name (``d05_te.dat`` -> fault 5, test) unless given.

@@ -24,6 +24,7 @@ import numpy as np
 
 from edgetwin.core.errors import DataError
 from edgetwin.pdm.detect.calibration import Calibration, calibrate
+from edgetwin.pdm.detect.processing import threshold_first_rows
 
 
 def ewma_kernel(span: float, taps: int) -> np.ndarray:
@@ -132,10 +133,6 @@ class MewmaT2Detector:
         zs = causal_smooth(z, self.kernel_)
         return np.einsum("...i,ij,...j->...", zs, self.precision_, zs)
 
-    def threshold_from(self, calibration_scores: np.ndarray) -> float:
-        """``factor`` x ``quantile`` of the scores of a run's calibration rows."""
-        return float(self.factor * np.quantile(calibration_scores, self.quantile))
-
     def predict_run(self, x: np.ndarray) -> RunResult:
         """The SKAB protocol for one run [T, D]: calibrate on its first rows, score, flag."""
         x = np.asarray(x, dtype=np.float64)
@@ -144,5 +141,7 @@ class MewmaT2Detector:
             raise DataError(f"run has {x.shape[0]} rows, expected more than calibration_rows={n}")
         cal = calibrate(x[:n], self.horizon)
         score = self.score_standardized(cal.apply(x))
-        thr = self.threshold_from(score[min(self.taps, n // 2) : n])  # after the filter warm-up
-        return RunResult(score=score, threshold=thr, flags=(score > thr).astype(np.int8), calibration=cal)
+        thr = threshold_first_rows(score, n, self.taps, self.quantile, self.factor)
+        return RunResult(
+            score=score, threshold=thr, flags=(score > thr).astype(np.int8), calibration=cal
+        )

@@ -34,7 +34,9 @@ def detector_to_onnx(det: MewmaT2Detector) -> bytes:
     nodes = [
         helper.make_node("Transpose", ["z"], ["z_bdt"], perm=[0, 2, 1]),
         helper.make_node("Pad", ["z_bdt", "pads"], ["z_pad"], mode="constant"),
-        helper.make_node("Conv", ["z_pad", "ewma_weight"], ["zs_bdt"], group=d, kernel_shape=[taps]),
+        helper.make_node(
+            "Conv", ["z_pad", "ewma_weight"], ["zs_bdt"], group=d, kernel_shape=[taps]
+        ),
         helper.make_node("Transpose", ["zs_bdt"], ["zs"], perm=[0, 2, 1]),
         helper.make_node("MatMul", ["zs", "precision"], ["zp"]),
         helper.make_node("Mul", ["zp", "zs"], ["terms"]),
@@ -47,7 +49,9 @@ def detector_to_onnx(det: MewmaT2Detector) -> bytes:
         [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["batch", "time"])],
         initializer=inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="edgetwin")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="edgetwin"
+    )
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model.SerializeToString()

@@ -1,0 +1,53 @@
+"""The numpy steps around the detector's ONNX graph, named in its edge-module manifest.
+
+SKAB's protocol calibrates every run on its own first rows, so a module cannot bake the
+standardisation into its graph: the graph takes standardised rows, and these two functions
+do the per-run calibration before and the thresholding after. `EdgeModule.predict(x)` on a
+whole run ``x`` [rows, features] (raw units) then reproduces the benchmark protocol:
+
+1. ``standardize_first_rows``: mean and drift-aware scale from ``x[:calibration_rows]``
+   (`calibration.calibrate`), returns ``z`` [1, rows, features] float32;
+2. the ONNX graph: EWMA smoothing and Hotelling T2 -> ``score`` [1, rows];
+3. ``flags_from_first_rows``: threshold = ``factor`` x ``quantile`` of the scores of the
+   calibration rows after the filter warm-up (``warmup`` rows); returns 0/1 flags [rows].
+
+A live deployment runs the same calibration once on a known-normal window and keeps
+``mean``/``scale``/``threshold`` (see `calibration.Calibration`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgetwin.core.errors import DataError
+from edgetwin.pdm.detect.calibration import calibrate
+
+
+def standardize_first_rows(x: np.ndarray, calibration_rows: int, horizon: float) -> np.ndarray:
+    """Standardise a run [rows, features] on its first ``calibration_rows`` rows -> [1, rows, D]."""
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] <= calibration_rows:
+        raise DataError(
+            f"run has shape {arr.shape}, expected [rows > {calibration_rows}, features] "
+            "(the first rows calibrate the detector)"
+        )
+    return calibrate(arr[:calibration_rows], horizon).apply(arr)[None]
+
+
+def threshold_first_rows(
+    score: np.ndarray, calibration_rows: int, warmup: int, quantile: float, factor: float
+) -> float:
+    """``factor`` x ``quantile`` of ``score[warmup:calibration_rows]`` (dimensionless T2)."""
+    s = np.asarray(score, dtype=np.float64).reshape(-1)
+    return float(
+        factor * np.quantile(s[min(warmup, calibration_rows // 2) : calibration_rows], quantile)
+    )
+
+
+def flags_from_first_rows(
+    score: np.ndarray, calibration_rows: int, warmup: int, quantile: float, factor: float
+) -> np.ndarray:
+    """0/1 anomaly flag per row: score above the run's own calibration threshold."""
+    s = np.asarray(score, dtype=np.float64).reshape(-1)
+    thr = threshold_first_rows(s, calibration_rows, warmup, quantile, factor)
+    return (s > thr).astype(np.int8)
