@@ -123,7 +123,7 @@ def load_skab_file(path: str | Path) -> SkabRun:
         if wrong.size:
             r, c = (int(v) for v in wrong[0])
             raise DataError(
-                f"{path}:{r + 2}: column {LABEL_COLUMNS[c]!r} is {labels[r, c]!r}, expected 0 or 1"
+                f"{path}:{r + 2}: column {LABEL_COLUMNS[c]!r} is {float(labels[r, c])!r}, expected 0 or 1"
             )
         anomaly = labels[:, 0].astype(np.int8)
         changepoint = labels[:, 1].astype(np.int8)
