@@ -140,3 +140,14 @@ def test_sigkill_mid_ingest_loses_nothing_flushed(tmp_path: Path) -> None:
     counts = np.bincount(values.astype(int))
     assert np.all(counts[: acknowledged + 1] == 1000)
     assert len(batches) <= acknowledged + 2
+
+
+def test_duplicate_check_covers_every_batch_shape(tmp_path: Path) -> None:
+    with open_store(tmp_path / "h.duckdb") as store:
+        # interleaved signals sharing timestamps: unique keys, all stored
+        ts = np.repeat(T0 + np.arange(5, dtype=np.int64), 2)
+        assert store.append(make_samples(ts, ["a/x", "a/y"] * 5, np.arange(10.0))) == 10
+        # grouped by signal but a group comes back with the same timestamps: collapsed
+        ts2 = T0 + 100 + np.array([0, 1, 0, 1, 0, 1], dtype=np.int64)
+        sig2 = ["a/x", "a/x", "a/y", "a/y", "a/x", "a/x"]
+        assert store.append(make_samples(ts2, sig2, np.arange(6.0))) == 4
