@@ -1,0 +1,247 @@
+"""A VFD-driven motor-pump (or fan) set: process signals coupled to load, speed and faults.
+
+The line sets a speed fraction n (the duty cycle in `load.py`). Pump affinity laws give flow
+~ n, head ~ n^2, shaft power ~ n^3; the motor draws active current from power and efficiency
+plus a constant magnetising current (V/f control keeps the flux); winding and bearing
+temperatures are first-order thermal lags (exact discretisation, run with `lfilter`) driven by
+copper/iron losses and by bearing friction that grows with fault severity. Cavitation lowers
+head and flow and makes pressure and flow noisy. After failure the drive trips: speed 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy import signal as sps
+
+from edgetwin.core.assets import Asset
+from edgetwin.core.errors import ConfigError
+from edgetwin.sim.degradation import Degradation, GroundTruth
+from edgetwin.sim.load import LoadProfile
+from edgetwin.sim.noise import IndexedNoise
+from edgetwin.sim.params import MotorPumpParams
+from edgetwin.sim.vibration import VibrationModel
+
+G = 9.80665
+
+# Unit conversions from the model's native unit: (native, {unit: (scale, offset)}).
+_UNITS: dict[str, tuple[str, dict[str, tuple[float, float]]]] = {
+    "speed": ("rpm", {"rpm": (1.0, 0.0), "Hz": (1 / 60, 0.0)}),
+    "flow": ("m3/h", {"m3/h": (1.0, 0.0), "L/min": (1000 / 60, 0.0), "L/s": (1 / 3.6, 0.0)}),
+    "pressure": (
+        "bar",
+        {
+            "bar": (1.0, 0.0),
+            "kPa": (100.0, 0.0),
+            "Pa": (1e5, 0.0),
+            "MPa": (0.1, 0.0),
+            "psi": (14.5038, 0.0),
+        },
+    ),
+    "current": ("A", {"A": (1.0, 0.0)}),
+    "power": ("kW", {"kW": (1.0, 0.0), "W": (1000.0, 0.0)}),
+    "temp": ("degC", {"degC": (1.0, 0.0), "K": (1.0, 273.15), "degF": (1.8, 32.0)}),
+    "vib": ("g", {"g": (1.0, 0.0), "m/s2": (G, 0.0)}),
+}
+
+# signal name -> (quantity, measurement noise sigma as a function of params)
+SCALAR_SIGNALS: dict[str, tuple[str, Callable[[MotorPumpParams], float]]] = {
+    "speed": ("speed", lambda p: 0.0005 * p.rated_speed_rpm),
+    "flow": ("flow", lambda p: 0.006 * p.rated_flow_m3h),
+    "pressure_out": ("pressure", lambda p: 0.004 * p.fluid_density * G * p.rated_head_m / 1e5),
+    "pressure_in": ("pressure", lambda p: 0.004 * max(abs(p.suction_bar), 0.1)),
+    "motor_current": ("current", lambda p: 0.005 * _rated_current(p)),
+    "power": ("power", lambda p: 0.005 * p.rated_power_kw),
+    "motor_temp": ("temp", lambda p: 0.08),
+    "bearing_temp": ("temp", lambda p: 0.08),
+}
+WAVEFORM_SIGNALS = {"vib_de": "de", "vib_nde": "nde"}
+
+# How much extra bearing friction heat each fault mode makes at severity 1 (x bearing_fault_rise_k).
+_BEARING_HEAT = {
+    "outer_race": 1.0,
+    "inner_race": 1.0,
+    "ball": 0.8,
+    "misalignment": 0.8,
+    "imbalance": 0.4,
+}
+
+# Extra shaft power (fraction of rated) that each fault mode costs at severity 1.
+_FRICTION = {
+    "outer_race": 0.02,
+    "inner_race": 0.02,
+    "ball": 0.02,
+    "misalignment": 0.04,
+    "imbalance": 0.01,
+}
+
+
+def _rated_current(p: MotorPumpParams) -> float:
+    return (
+        p.rated_power_kw
+        * 1000.0
+        / (p.motor_efficiency * math.sqrt(3) * p.voltage_v * p.power_factor)
+    )
+
+
+def _convert(quantity: str, unit: str, asset: str, signal: str) -> tuple[float, float]:
+    native, table = _UNITS[quantity]
+    if unit not in table:
+        raise ConfigError(
+            f"{asset}: signal {signal!r} has unit {unit!r}, which the simulator cannot produce; "
+            f"use one of {sorted(table)} (native {native})"
+        )
+    return table[unit]
+
+
+class MotorPump:
+    """Behaviour model of one asset: the live simulator state and a stand-alone what-if model."""
+
+    def __init__(self, asset: Asset, params: MotorPumpParams, seed: int, asset_index: int) -> None:
+        self.asset = asset
+        self.path = asset.path
+        self.params = params
+        self.key = [seed, asset_index]
+        self.load = LoadProfile(params.load, [seed, asset_index, 1])
+        self.degradation = Degradation(
+            params.fault, self.load, params.rated_life_h * 3600.0, [seed, asset_index, 2]
+        )
+        self.t_s = 0.0  # plant time the simulator has reached for this asset
+        self.i_rated = _rated_current(params)
+        self._thermal: dict[str, float] = {}
+        self._op_cache: tuple[tuple[int, float, int], dict[str, np.ndarray]] | None = None
+        self._noise: dict[str, IndexedNoise] = {}
+        self._vib: dict[str, VibrationModel] = {}
+        self._scale: dict[str, tuple[float, float]] = {}
+        for sig_index, sig in enumerate(asset.signals):
+            if sig.kind == "scalar":
+                if sig.name not in SCALAR_SIGNALS:
+                    raise ConfigError(
+                        f"{asset.path}: scalar signal {sig.name!r} is not produced by model "
+                        f"{params.kind!r}; use one of {sorted(SCALAR_SIGNALS)}"
+                    )
+                quantity = SCALAR_SIGNALS[sig.name][0]
+            else:
+                if sig.name not in WAVEFORM_SIGNALS:
+                    raise ConfigError(
+                        f"{asset.path}: waveform signal {sig.name!r} is not produced by model "
+                        f"{params.kind!r}; use one of {sorted(WAVEFORM_SIGNALS)}"
+                    )
+                quantity = "vib"
+                self._vib[sig.name] = VibrationModel(
+                    params, sig.rate_hz, WAVEFORM_SIGNALS[sig.name]
+                )
+            self._scale[sig.name] = _convert(quantity, sig.unit, asset.path, sig.name)
+            self._noise[sig.name] = IndexedNoise([seed, asset_index, 3, sig_index])
+
+    # ---- ground truth -------------------------------------------------------------------
+    @property
+    def failure_s(self) -> float | None:
+        return self.params.fault.failure_s if self.params.fault else None
+
+    def failed_at(self, t_s: float) -> bool:
+        return self.failure_s is not None and t_s >= self.failure_s
+
+    def ground_truth(self) -> GroundTruth:
+        f = self.params.fault
+        return GroundTruth(
+            asset=self.path,
+            fault_mode=f.mode if f else "none",
+            onset_s=f.onset_s if f else None,
+            failure_s=f.failure_s if f else None,
+            _degradation=self.degradation,
+        )
+
+    # ---- physics ------------------------------------------------------------------------
+    def speed_frac(self, t: np.ndarray) -> np.ndarray:
+        n = self.load.at(t)
+        if self.failure_s is not None:
+            n = np.where(t >= self.failure_s, 0.0, n)
+        return n
+
+    def ambient(self, t: np.ndarray) -> np.ndarray:
+        return self.params.ambient_c + self.params.ambient_swing_c * np.sin(
+            2.0 * math.pi * t / 86400.0 - math.pi / 2
+        )
+
+    def operating_point(self, t: np.ndarray) -> dict[str, np.ndarray]:
+        """Noise-free process state at plant seconds `t` (native units)."""
+        p = self.params
+        n = self.speed_frac(t)
+        sev = self.degradation.severity_at(t)
+        mode = self.degradation.mode
+        running = (n > 0).astype(float)
+        cav = sev if mode == "cavitation" else np.zeros_like(sev)
+        head_m = p.rated_head_m * n * n * (1.0 - 0.3 * cav)
+        flow = p.rated_flow_m3h * n * (1.0 - 0.15 * cav)
+        dp_bar = p.fluid_density * G * head_m / 1e5
+        friction = _FRICTION.get(mode, 0.0)
+        shaft_kw = p.rated_power_kw * (n**3 * (1.0 - 0.1 * cav) + friction * sev * n)
+        active = shaft_kw / p.rated_power_kw * math.sqrt(1.0 - p.magnetizing_fraction**2)
+        current = self.i_rated * np.sqrt(active**2 + (p.magnetizing_fraction * running) ** 2)
+        amb = self.ambient(t)
+        rel_i = current / self.i_rated
+        motor_ss = amb + p.motor_rise_k * (0.3 * running + 0.7 * rel_i**2)
+        heat = _BEARING_HEAT.get(mode, 0.0)
+        bearing_ss = amb + n * (p.bearing_rise_k + p.bearing_fault_rise_k * heat * sev)
+        return {
+            "speed": n * p.rated_speed_rpm,
+            "flow": flow,
+            "pressure_out": p.suction_bar + dp_bar,
+            "pressure_in": p.suction_bar - 0.02 * n * n,
+            "motor_current": current,
+            "power": shaft_kw / p.motor_efficiency,
+            "motor_temp": motor_ss,
+            "bearing_temp": bearing_ss,
+            "cavitation": cav,
+        }
+
+    def scalar(self, name: str, rate_hz: float, k_first: int, t: np.ndarray) -> np.ndarray:
+        """Values of scalar signal `name` at sample indices k_first.. (times `t`, plant s)."""
+        key = (k_first, rate_hz, len(t))
+        if self._op_cache is None or self._op_cache[0] != key:
+            # Signals on the same grid share one evaluation of the physics per step.
+            self._op_cache = (key, self.operating_point(t))
+        op = self._op_cache[1]
+        x = op[name]
+        if name in ("motor_temp", "bearing_temp"):
+            tau = self.params.motor_tau_s if name == "motor_temp" else self.params.bearing_tau_s
+            alpha = math.exp(-1.0 / (rate_hz * tau))
+            # Start at the steady state of the first instant: the plant has been running a while.
+            y0 = self._thermal.get(name, float(x[0]))
+            x, _ = sps.lfilter([1.0 - alpha], [1.0, -alpha], x, zi=[alpha * y0])
+            self._thermal[name] = float(x[-1]) if len(x) else y0
+        sigma: float | np.ndarray = SCALAR_SIGNALS[name][1](self.params)
+        if name in ("flow", "pressure_out") and self.degradation.mode == "cavitation":
+            sigma = sigma * (1.0 + 6.0 * op["cavitation"])
+        x = x + sigma * self._noise[name].take(k_first, len(t))
+        scale, offset = self._scale[name]
+        return x * scale + offset
+
+    def bursts(self, name: str, n_samples: int, k: np.ndarray, t0: np.ndarray) -> np.ndarray:
+        """Bursts number `k` of waveform `name`, starting at plant seconds `t0`; (len(k), n)."""
+        model = self._vib[name]
+        mid = t0 + 0.5 * n_samples / model.rate_hz
+        n = self.speed_frac(mid)
+        sev = self.degradation.severity_at(mid)
+        sig_index = [s.name for s in self.asset.signals].index(name)
+        rngs = [np.random.default_rng([*self.key, 4, sig_index, int(b)]) for b in k]
+        block = model.bursts(n_samples, n, self.degradation.mode, sev, rngs)
+        scale, _ = self._scale[name]
+        return block if scale == 1.0 else block * np.float32(scale)
+
+    # ---- what-if ------------------------------------------------------------------------
+    def damage_now(self) -> float:
+        return float(self.degradation.damage_at(self.t_s)[0])
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": self.params.kind,
+            "fault_mode": self.degradation.mode,
+            "damage": self.damage_now(),
+            "life_s_at_rated_load": self.degradation.life_s,
+        }
