@@ -51,3 +51,16 @@ def flags_from_first_rows(
     s = np.asarray(score, dtype=np.float64).reshape(-1)
     thr = threshold_first_rows(s, calibration_rows, warmup, quantile, factor)
     return (s > thr).astype(np.int8)
+
+
+def standardize_rows(x: np.ndarray, mean: list[float], scale: list[float]) -> np.ndarray:
+    """Fixed calibration (e.g. TEP's d00): rows [rows, features] -> z [1, rows, features]."""
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != len(mean):
+        raise DataError(f"input shape {arr.shape}, expected [rows, {len(mean)}] raw sensor values")
+    return ((arr - np.asarray(mean)) / np.asarray(scale)).astype(np.float32)[None]
+
+
+def flags_above(score: np.ndarray, value: float) -> np.ndarray:
+    """0/1 flag per row of a [1, rows] (or [rows]) score: above the fixed threshold ``value``."""
+    return (np.asarray(score, dtype=np.float64).reshape(-1) > value).astype(np.int8)
