@@ -63,7 +63,7 @@ def evaluate_tep(
     for f in [0, *faults]:
         x = load_tep(folder, f, test=True).values
         out["mewma_t2"][f] = rate(fit.flags(x), f)
-        for a, pca in pcas.items():
+        for pca in pcas.values():
             fl = pca.flags(x)
             for chart in ("t2", "spe"):
                 out.setdefault(f"pca{pca.n_components_}_{chart}", {})[f] = rate(fl[chart], f)
