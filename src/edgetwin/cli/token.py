@@ -31,7 +31,7 @@ def create(
     store = _store(file)
     token = store.create(name)
     typer.echo(token)
-    console.print(
+    err.print(
         f"[dim]token for {name!r} stored hashed in {store.path}; it will not be shown again[/]",
         highlight=False,
     )
