@@ -51,32 +51,54 @@ def feature_names(harmonics: int = 3) -> list[str]:
     return names + [f"time_{n}" for n in TIME_FEATURES] + ["sk_max"]
 
 
-def _peak_ratio(ses: NDArray[np.float64], df: float, f_hz: float, tol: float) -> float:
-    """log10(peak of the SES near f_hz / median SES around it); 0 when f_hz is out of range."""
+_BG_POINTS = 41  # bins sampled from each background window (its median is the background)
+
+
+def _peak_ratios(
+    ses: NDArray[np.float64], df: float, f_hz: NDArray[np.float64], tol: float
+) -> NDArray[np.float64]:
+    """log10(peak of the SES within tol of each f_hz / median SES within +-30 % of it).
+
+    Frequencies whose search or background window leaves the spectrum give 0 (no evidence).
+    """
     n = ses.shape[-1]
-    half = max(tol * f_hz, 0.0) + df
-    i0, i1 = int(np.floor((f_hz - half) / df)), int(np.ceil((f_hz + half) / df)) + 1
-    bg_half = max(0.3 * f_hz, 10 * df)
-    j0, j1 = max(int((f_hz - bg_half) / df), 1), int((f_hz + bg_half) / df) + 1
-    if i0 < 1 or j1 > n:
-        return 0.0
-    peak = float(np.max(ses[i0:i1]))
-    background = float(np.median(ses[j0:j1]))
-    return float(np.log10((peak + _EPS) / (background + _EPS)))
+    half = tol * f_hz + df
+    i0 = np.floor((f_hz - half) / df).astype(np.int64)
+    i1 = np.ceil((f_hz + half) / df).astype(np.int64) + 1
+    bg_half = np.maximum(0.3 * f_hz, 10 * df)
+    j0 = np.maximum(((f_hz - bg_half) / df).astype(np.int64), 1)
+    j1 = ((f_hz + bg_half) / df).astype(np.int64) + 1
+    ok = (i0 >= 1) & (j1 <= n)
+    out = np.zeros(f_hz.shape)
+    if not np.any(ok):
+        return out
+    i0, i1, j0, j1 = i0[ok], i1[ok], j0[ok], j1[ok]
+    peak = np.maximum.reduceat(ses, np.stack([i0, i1], axis=1).ravel())[::2]
+    grid = np.linspace(0.0, 1.0, _BG_POINTS)
+    idx = (j0[:, None] + grid[None, :] * (j1 - 1 - j0)[:, None]).astype(np.int64)
+    background = np.median(ses[idx], axis=1)
+    out[ok] = np.log10((peak + _EPS) / (background + _EPS))
+    return out
+
+
+def _targets(freqs: Mapping[str, float], harmonics: int) -> tuple[NDArray[np.float64], int]:
+    """Target frequencies in `feature_names` order; sidebands come as (lower, upper) pairs."""
+    h = np.arange(1, harmonics + 1, dtype=np.float64)
+    main = [h * freqs[fam] for fam in FAMILIES]
+    side = [
+        np.stack([h * freqs[fam] - freqs[mod], h * freqs[fam] + freqs[mod]], axis=1).ravel()
+        for fam, mod in SIDEBANDS.items()
+    ]
+    return np.concatenate(main + side), len(FAMILIES) * harmonics
 
 
 def _ses_features(
     ses: NDArray[np.float64], df: float, freqs: Mapping[str, float], harmonics: int, tol: float
-) -> list[float]:
-    out: list[float] = []
-    for fam in FAMILIES:
-        out += [_peak_ratio(ses, df, h * freqs[fam], tol) for h in range(1, harmonics + 1)]
-    for fam, mod in SIDEBANDS.items():
-        for h in range(1, harmonics + 1):
-            lo = _peak_ratio(ses, df, h * freqs[fam] - freqs[mod], tol)
-            hi = _peak_ratio(ses, df, h * freqs[fam] + freqs[mod], tol)
-            out.append(0.5 * (lo + hi))
-    return out
+) -> NDArray[np.float64]:
+    targets, n_main = _targets(freqs, harmonics)
+    ratios = _peak_ratios(ses, df, targets, tol)
+    sidebands = ratios[n_main:].reshape(-1, 2).mean(axis=1)  # mean of lower and upper
+    return np.concatenate([ratios[:n_main], sidebands])
 
 
 def squared_envelope_spectrum(
@@ -90,7 +112,8 @@ def squared_envelope_spectrum(
     df = rate_hz / n_samples
     bins = band_bins(n_samples, rate_hz, band)
     out_len = max(2 * (bins.stop - bins.start), 2 * int(np.ceil(fmax_hz / df)) + 2)
-    env = np.abs(complex_envelope(spectrum, bins, out_len)) ** 2
+    z = complex_envelope(spectrum, bins, out_len)
+    env = z.real * z.real + z.imag * z.imag
     env -= env.mean(axis=-1, keepdims=True)
     return np.abs(sfft.rfft(env, axis=-1))
 
@@ -150,11 +173,18 @@ def envelope_features(
     for i in range(batch):
         freqs = defect_frequencies(geometry, float(shaft[i]))
         fmax = harmonics * max(freqs["bpfi"], freqs["bsf"]) + 2 * freqs["shaft"]
-        row: list[float] = []
-        for band, spec in ((bands[int(best[i])], spectrum), (wide, spectrum)):
-            ses = squared_envelope_spectrum(spec[i : i + 1], n, rate_hz, band, fmax)[0]
-            row += _ses_features(ses, df, freqs, harmonics, tol)
-        feats[i, : len(row)] = row
+        row = [
+            _ses_features(
+                squared_envelope_spectrum(spectrum[i : i + 1], n, rate_hz, band, fmax)[0],
+                df,
+                freqs,
+                harmonics,
+                tol,
+            )
+            for band in (bands[int(best[i])], wide)
+        ]
+        flat = np.concatenate(row)
+        feats[i, : flat.size] = flat
     feats[:, -len(TIME_FEATURES) - 1 : -1] = time_features(x)
     feats[:, -1] = np.log10(1.0 + np.maximum(sk[np.arange(batch), best], 0.0))
     return feats.astype(np.float32)

@@ -85,6 +85,7 @@ def spectral_kurtosis(
     """
     out = np.empty((spectrum.shape[0], len(bands)))
     for j, band in enumerate(bands):
-        z2 = np.abs(complex_envelope(spectrum, band_bins(n_samples, rate_hz, band))) ** 2
+        z = complex_envelope(spectrum, band_bins(n_samples, rate_hz, band))
+        z2 = z.real * z.real + z.imag * z.imag
         out[:, j] = np.mean(z2**2, axis=-1) / (np.mean(z2, axis=-1) ** 2 + 1e-300) - 2.0
     return out

@@ -24,12 +24,14 @@ def time_features(windows: NDArray[np.floating]) -> NDArray[np.float64]:
     """
     x = np.asarray(windows, dtype=np.float64)
     x = x - x.mean(axis=-1, keepdims=True)
-    m2 = np.mean(x**2, axis=-1) + _EPS
+    x2 = x * x  # products, not `**`: numpy's generic power is ~10x slower here
+    m2 = np.mean(x2, axis=-1) + _EPS
     rms = np.sqrt(m2)
-    mean_abs = np.mean(np.abs(x), axis=-1) + _EPS
-    peak = np.max(np.abs(x), axis=-1) + _EPS
-    kurt = np.mean(x**4, axis=-1) / m2**2
-    skew = np.mean(x**3, axis=-1) / m2**1.5
+    ax = np.abs(x)
+    mean_abs = np.mean(ax, axis=-1) + _EPS
+    peak = np.max(ax, axis=-1) + _EPS
+    kurt = np.mean(x2 * x2, axis=-1) / (m2 * m2)
+    skew = np.mean(x2 * x, axis=-1) / (m2 * rms)
     return np.stack(
         [
             np.log10(kurt + _EPS),

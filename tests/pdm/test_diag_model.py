@@ -1,0 +1,120 @@
+"""The envelope diagnoser: sklearn contract, ONNX parity, edge module round trip, real CWRU."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from edgetwin.core.errors import DataError, ModuleError
+from edgetwin.edge import EdgeModule
+from edgetwin.pdm.diagnose.model import EnvelopeDiagnoser
+from edgetwin.pdm.diagnose.module import build_diagnosis_module, feature_params, module_predict
+from edgetwin.pdm.features.bearing import SKF_6205_2RS, defect_frequencies
+from edgetwin.pdm.features.envelope import envelope_features
+
+RATE = 12000.0
+SHAFT = 29.5
+
+
+def _blobs(n=60, f=6, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=3.0, size=(3, f))
+    y = np.repeat(["a", "b", "c"], n)
+    x = centres[np.repeat(np.arange(3), n)] + rng.normal(size=(3 * n, f))
+    return x, y
+
+
+def test_fit_predict_and_onnx_agree():
+    x, y = _blobs()
+    model = EnvelopeDiagnoser(C=0.5)
+    assert model.fit(x, y) is model
+    assert model.classes_.tolist() == ["a", "b", "c"]
+    assert model.score(x, y) > 0.95
+    sess = ort.InferenceSession(model.to_onnx(), providers=["CPUExecutionProvider"])
+    probs = sess.run(None, {"features": x.astype(np.float32)})[0]
+    np.testing.assert_allclose(probs, model.predict_proba(x), atol=1e-4)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_binary_problem_exports_two_probabilities():
+    x, y = _blobs()
+    keep = y != "c"
+    model = EnvelopeDiagnoser().fit(x[keep], y[keep])
+    assert model.coef_.shape == (2, x.shape[1])
+    sess = ort.InferenceSession(model.to_onnx(), providers=["CPUExecutionProvider"])
+    probs = sess.run(None, {"features": x[keep].astype(np.float32)})[0]
+    np.testing.assert_allclose(probs, model.predict_proba(x[keep]), atol=1e-4)
+
+
+def test_errors():
+    with pytest.raises(ModuleError, match="not fitted"):
+        EnvelopeDiagnoser().predict(np.zeros((1, 3)))
+    with pytest.raises(DataError, match="one class"):
+        EnvelopeDiagnoser().fit(np.zeros((4, 2)), ["a"] * 4)
+
+
+def _synthetic(family: str, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = 0.05 * rng.normal(size=int(RATE))
+    if family == "normal":
+        return x
+    f = defect_frequencies(SKF_6205_2RS, SHAFT)[family]
+    t = np.arange(120) / RATE
+    ring = np.exp(-t * 800) * np.sin(2 * np.pi * 3200 * t)
+    for when in np.arange(rng.uniform(0, 1 / f), 1.0 - 0.011, 1 / f):
+        i = int(when * RATE)
+        x[i : i + ring.size] += ring
+    return x
+
+
+def test_module_round_trip_on_synthetic_faults(tmp_path):
+    fams = ["normal", "bpfo", "bpfi"]
+    wins = np.stack([_synthetic(f, s) for f in fams for s in range(6)])
+    labels = [f for f in fams for _ in range(6)]
+    params = feature_params(RATE)
+    model = EnvelopeDiagnoser().fit(envelope_features(wins, shaft_hz=SHAFT, **params), labels)
+    path = build_diagnosis_module(model, tmp_path / "diag.zip", params, verification={"acc": 1.0})
+    mod = EdgeModule.load(path)
+    assert mod.manifest.task == "diagnosis"
+    assert mod.manifest.verification["acc"] == 1.0
+    test = np.stack([_synthetic(f, 100 + i) for i, f in enumerate(fams)])
+    assert module_predict(mod, test, SHAFT) == fams
+
+
+def test_load_wise_on_real_cwru(shared_data, tmp_path):
+    """Train at 0 and 1 hp (0.007 in faults), test the exported module at 2 hp."""
+    from edgetwin.pdm.datasets.cwru import load_file
+    from edgetwin.pdm.diagnose.splits import record_windows
+    from edgetwin.pdm.diagnose.train import FeatureCache, confusion, fit_windows, gather
+
+    folder = shared_data("cwru")
+    names = [
+        f"12k_Drive_End_{c}007{p}_{load}_{n}.mat"
+        for c, p, nums in (
+            ("IR", "", (105, 106, 107)),
+            ("B", "", (118, 119, 120)),
+            ("OR", "@6", (130, 131, 132)),
+        )
+        for load, n in enumerate(nums)
+    ]
+    recs = [load_file(folder / n) for n in names]
+    train = [
+        w
+        for i, r in enumerate(recs)
+        if r.meta.load_hp < 2
+        for w in record_windows(recs, i, 12000, 12000)
+    ]
+    test = [
+        w
+        for i, r in enumerate(recs)
+        if r.meta.load_hp == 2
+        for w in record_windows(recs, i, 12000, 12000)
+    ]
+    params = feature_params()
+    model = fit_windows(recs, train, params, 12000, FeatureCache(recs, 12000, params))
+    path = build_diagnosis_module(model, tmp_path / "cwru.zip", params)
+    x, shaft, y = gather(recs, test, 12000)
+    res = confusion(y.tolist(), module_predict(EdgeModule.load(path), x, shaft))
+    assert res.n == 30
+    assert res.accuracy >= 0.9, res.confusion

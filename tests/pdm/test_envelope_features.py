@@ -1,0 +1,103 @@
+"""Bearing defect frequencies and envelope features on synthetic impulse trains."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgetwin.core.errors import ConfigError, DataError
+from edgetwin.pdm.features.bearing import SKF_6205_2RS, BearingGeometry, defect_frequencies
+from edgetwin.pdm.features.envelope import envelope_features, feature_names
+from edgetwin.pdm.features.spectral import candidate_bands, spectral_kurtosis
+from edgetwin.pdm.features.timedomain import time_features
+
+RATE = 12000.0
+SHAFT = 1797 / 60
+
+
+def impulses(rate_hz: float, seconds: float, f_hz: float, resonance_hz: float, seed: int = 0):
+    """Decaying resonance struck at f_hz (with 1 % jitter), in white noise."""
+    rng = np.random.default_rng(seed)
+    n = int(rate_hz * seconds)
+    t = np.arange(int(0.01 * rate_hz)) / rate_hz
+    ring = np.exp(-t * 800) * np.sin(2 * np.pi * resonance_hz * t)
+    x = np.zeros(n)
+    when = np.arange(0.0, seconds, 1.0 / f_hz)
+    when += rng.normal(0, 0.01 / f_hz, when.size)
+    for w in when:
+        i = int(w * rate_hz)
+        seg = ring[: max(0, min(ring.size, n - i))]
+        x[i : i + seg.size] += seg
+    return x + 0.05 * rng.normal(size=n)
+
+
+def test_cwru_geometry_reproduces_the_data_center_multiples():
+    f = defect_frequencies(SKF_6205_2RS, 1.0)
+    assert f["bpfo"] == pytest.approx(3.5848, rel=1e-4)
+    assert f["bpfi"] == pytest.approx(5.4152, rel=1e-4)
+    assert f["bsf"] == pytest.approx(4.7135, rel=1e-4)
+    assert f["ftf"] == pytest.approx(0.39828, rel=1e-3)
+    assert f["ball_spin"] == pytest.approx(f["bsf"] / 2)
+    # frequencies scale with shaft speed
+    assert defect_frequencies(SKF_6205_2RS, 30.0)["bpfi"] == pytest.approx(30 * 5.4152, rel=1e-4)
+
+
+def test_geometry_and_speed_are_validated():
+    with pytest.raises(ConfigError, match="ball_d"):
+        BearingGeometry(9, 2.0, 1.0)
+    with pytest.raises(ConfigError, match="shaft_hz"):
+        defect_frequencies(SKF_6205_2RS, 0.0)
+
+
+@pytest.mark.parametrize("family", ["bpfo", "bpfi"])
+def test_envelope_features_point_at_the_struck_frequency(family):
+    f = defect_frequencies(SKF_6205_2RS, SHAFT)[family]
+    x = impulses(RATE, 1.0, f, 3500.0)
+    feats = envelope_features(x, rate_hz=RATE, shaft_hz=SHAFT)[0]
+    names = feature_names()
+    val = dict(zip(names, feats, strict=True))
+    other = "bpfi" if family == "bpfo" else "bpfo"
+    assert val[f"sk_{family}_h1"] > 1.0  # peak at least 10x the local background
+    assert val[f"sk_{family}_h1"] > val[f"sk_{other}_h1"] + 0.7
+    assert val[f"wide_{family}_h1"] > val[f"wide_{other}_h1"] + 0.5
+
+
+def test_features_are_scale_free_and_batched():
+    f = defect_frequencies(SKF_6205_2RS, SHAFT)["bpfo"]
+    x = np.stack([impulses(RATE, 1.0, f, 3000.0, seed=s) for s in range(3)])
+    a = envelope_features(x, rate_hz=RATE, shaft_hz=SHAFT)
+    b = envelope_features(1000.0 * x, rate_hz=RATE, shaft_hz=[SHAFT] * 3)
+    assert a.shape == (3, len(feature_names()))
+    assert a.dtype == np.float32
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    one = envelope_features({"waveform": x[1], "shaft_hz": SHAFT, "rate_hz": RATE})
+    np.testing.assert_allclose(one[0], a[1], atol=1e-5)
+
+
+def test_spectral_kurtosis_prefers_the_resonance_band():
+    f = defect_frequencies(SKF_6205_2RS, SHAFT)["bpfi"]
+    x = impulses(RATE, 1.0, f, 4500.0)
+    bands = candidate_bands(RATE)
+    sk = spectral_kurtosis(np.fft.rfft(x)[None, :], x.size, RATE, bands)[0]
+    best = bands[int(np.argmax(sk))]
+    assert best.lo_hz <= 4500.0 <= best.hi_hz
+    assert sk.max() > 1.0
+
+
+def test_time_features_of_gaussian_noise_and_impulses():
+    noise = np.random.default_rng(1).normal(size=(1, 48000))
+    kurt = 10 ** time_features(noise)[0, 0]
+    assert kurt == pytest.approx(3.0, abs=0.15)
+    spiky = impulses(RATE, 1.0, 100.0, 3000.0)[None, :]
+    assert 10 ** time_features(spiky)[0, 0] > 5.0
+
+
+def test_bad_windows_raise_clear_errors():
+    with pytest.raises(DataError, match="shaft_hz"):
+        envelope_features(np.zeros(12000))
+    bad = np.ones(12000)
+    bad[5] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        envelope_features(bad, shaft_hz=SHAFT)
+    with pytest.raises(DataError, match="shape"):
+        envelope_features(np.zeros((2, 3, 4)), shaft_hz=SHAFT)
