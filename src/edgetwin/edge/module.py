@@ -342,8 +342,19 @@ class EdgeModule:
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Raw ONNX outputs by name; no processing, no copies beyond onnxruntime's own."""
-        outs = self.session.run(self.output_names, feeds)
+        try:
+            outs = self.session.run(self.output_names, feeds)
+        except Exception as exc:
+            raise self.inference_error(exc) from exc
         return dict(zip(self.output_names, outs, strict=True))
+
+    def inference_error(self, exc: Exception) -> ModuleError:
+        """onnxruntime's error restated with the fix (input names and shapes of the manifest)."""
+        spec = {k: v.shape for k, v in self.manifest.inputs.items()}
+        return ModuleError(
+            f"module {self.manifest.name}: inference failed ({exc}); feed inputs shaped as "
+            f"manifest.inputs {spec}"
+        )
 
     def preprocess(self, x: Any) -> dict[str, np.ndarray]:
         """Apply the named pre-processing function and map the result onto the graph inputs."""

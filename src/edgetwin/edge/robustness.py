@@ -223,7 +223,9 @@ def image_perturbations(layout: str = "NHWC") -> dict[str, Perturbation]:
         out = []
         for img in np.clip(np.round(f), 0, 255).astype(np.uint8):
             ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(v)])
-            dec = cv2.imdecode(enc, cv2.IMREAD_UNCHANGED)
+            dec = cv2.imdecode(enc, cv2.IMREAD_UNCHANGED) if ok else None
+            if dec is None:
+                raise DataError(f"JPEG round trip failed for an image of shape {img.shape}")
             out.append(dec.reshape(img.shape))
         return np.stack(out).astype(np.float32)
 
