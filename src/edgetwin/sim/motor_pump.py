@@ -58,6 +58,7 @@ SCALAR_SIGNALS: dict[str, tuple[str, Callable[[MotorPumpParams], float]]] = {
     "motor_temp": ("temp", lambda p: 0.08),
     "bearing_temp": ("temp", lambda p: 0.08),
 }
+_NON_NEGATIVE = frozenset({"speed", "flow", "motor_current", "power"})
 WAVEFORM_SIGNALS = {"vib_de": "de", "vib_nde": "nde"}
 
 # How much extra bearing friction heat each fault mode makes at severity 1 (x bearing_fault_rise_k).
@@ -218,6 +219,8 @@ class MotorPump:
         if name in ("flow", "pressure_out") and self.degradation.mode == "cavitation":
             sigma = sigma * (1.0 + 6.0 * op["cavitation"])
         x = x + sigma * self._noise[name].take(k_first, len(t))
+        if name in _NON_NEGATIVE:
+            x = np.maximum(x, 0.0)  # a stopped machine reads zero, not negative noise
         scale, offset = self._scale[name]
         return x * scale + offset
 

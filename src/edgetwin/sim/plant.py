@@ -53,8 +53,8 @@ class _Wave:
 class PlantSimulator:
     """Seeded, vectorised simulation of a plant's assets that knows its own ground truth.
 
-    plant: a validated PlantConfig; assets whose `model.kind` is simulated are run (or exactly
-    `assets`, when given). seed: the whole run is a function of it. start_ns: epoch ns of plant
+    plant: a validated PlantConfig; every asset with a `model` is simulated (or exactly `assets`,
+    when given); assets without a model are left to other sources. seed: the whole run is a function of it. start_ns: epoch ns of plant
     time 0 (default: now, whole second).
     """
 
@@ -74,7 +74,9 @@ class PlantSimulator:
         for asset in chosen:
             kind = asset.model.get("kind")
             if kind not in SIMULATED_KINDS:
-                if assets:
+                # No model at all: an asset fed by another source (a camera, a PLC). A model with
+                # a kind we do not know is a typo the user wants to hear about.
+                if assets or asset.model:
                     raise ConfigError(
                         f"{asset.path}: model.kind={kind!r} cannot be simulated; "
                         f"use one of {list(SIMULATED_KINDS)}"
