@@ -40,7 +40,9 @@ def train_detector(
     ),
     out: Path = typer.Option(..., "--out", help="edge module to write (.zip)"),
     span: float = typer.Option(20.0, help="EWMA span, samples"),
-    horizon: float = typer.Option(400.0, help="drift-scale horizon, samples"),
+    horizon: float = typer.Option(
+        750.0, help="drift-scale horizon: how long a run is monitored after calibration, samples"
+    ),
     factor: float = typer.Option(3.0, help="threshold = factor x quantile of calibration scores"),
     quantile: float = typer.Option(0.99, help="calibration-score quantile for the threshold"),
     int8: bool = typer.Option(True, help="also try an INT8 twin (kept only if parity holds)"),

@@ -6,7 +6,7 @@ a model of absolute values does not transfer. We therefore standardise each run 
 first rows. The plain standard deviation of a short window under-states slowly drifting
 signals (a motor temperature changes by 0.05 degC in 400 s but by several degC over the
 next 15 minutes), so the scale is the standard deviation the signal is *expected to reach*
-after ``horizon`` samples, extrapolated from the window's variogram:
+after ``horizon`` samples (the span monitored after calibration), extrapolated from the window's variogram:
 
     V(lag) = 0.5 * mean((x[t + lag] - x[t])^2),   V(lag) ~ a + b * lag  (least squares, b >= 0)
     scale  = sqrt(max(a + b * horizon, var(x)))

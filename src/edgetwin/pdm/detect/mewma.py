@@ -67,7 +67,8 @@ class MewmaT2Detector:
     """Multivariate EWMA Hotelling-T2 detector (scikit-learn contract).
 
     Parameters are in samples (SKAB: 1 sample = 1 s; TEP: 3 min). ``horizon`` is how far
-    ahead the drift-aware scale extrapolates; ``ridge`` is added to the covariance diagonal
+    ahead the drift-aware scale extrapolates: the span a run is monitored for after its
+    calibration rows (SKAB runs are ~1,150 s, so ~750 s after the first 400); ``ridge`` is added to the covariance diagonal
     (in standardised units) so a constant sensor cannot make it singular.
     """
 
@@ -75,7 +76,7 @@ class MewmaT2Detector:
         self,
         span: float = 20.0,
         taps: int = 60,
-        horizon: float = 400.0,
+        horizon: float = 750.0,
         calibration_rows: int = 400,
         quantile: float = 0.99,
         factor: float = 3.0,
