@@ -275,9 +275,11 @@ class AlarmManager:
     def _act(
         self, alarm_id: str, ts_ns: int | None, action: Callable[[AlarmState, int], str]
     ) -> pa.Table:
-        t = _now_ns() if ts_ns is None else ts_ns
         with self._lock:
             alarm = self.get(alarm_id)
+            # Operator actions carry wall-clock time, but a replayed or simulated plant may run
+            # ahead of it: never stamp an action before the transition it answers.
+            t = max(_now_ns(), alarm.ts_ns + 1) if ts_ns is None else ts_ns
             change = action(alarm, t)
             return self._emit([_rec(t, alarm, change)])
 

@@ -19,7 +19,9 @@ router = APIRouter(prefix="/api", tags=["operations"])
 
 class Comment(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    comment: str = Field(default="", max_length=2000, description="why (kept with the alarm's event)")
+    comment: str = Field(
+        default="", max_length=2000, description="why (kept with the alarm's event)"
+    )
 
 
 class Shelve(Comment):
@@ -32,7 +34,9 @@ class Shelve(Comment):
 
 
 class Toggle(Comment):
-    on: bool = Field(default=True, description="true to suppress / take out of service, false to restore")
+    on: bool = Field(
+        default=True, description="true to suppress / take out of service, false to restore"
+    )
 
 
 class NewWorkOrder(BaseModel):
@@ -55,6 +59,13 @@ class WhatIf(BaseModel):
         ..., description="load profile as the asset's simulation model takes it"
     )
     seed: int = Field(default=0, ge=0)
+
+
+@router.get(
+    "/whoami", summary="The name of the token sent (checks a token without changing anything)"
+)
+def whoami(user: str = Depends(require_token)) -> dict[str, str]:
+    return {"user": user}
 
 
 @router.get("/alarms", summary="Annunciated alarms (all configured and model alarms with all=true)")

@@ -12,12 +12,13 @@ import json
 import math
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from edgetwin.server.context import ServerContext, ctx, require_store, time_param
 
@@ -178,6 +179,22 @@ def downsample(
     }
     server_ms = (time.perf_counter() - t0) * 1e3
     return JSONResponse(body, headers={"Server-Timing": f"query;dur={server_ms:.1f}"})
+
+
+@router.get(
+    "/inspection-image",
+    summary="An overlay image named by a recent inspection event (PNG/JPEG)",
+    response_class=FileResponse,
+)
+def inspection_image(path: str, c: ServerContext = Depends(ctx)) -> FileResponse:
+    if path not in c.twin.inspection_images():
+        raise HTTPException(
+            404, "no recent inspection event names this image; list events with kind=inspection"
+        )
+    p = Path(path)
+    if not p.is_file():
+        raise HTTPException(404, f"inspection image {path} is gone from disk")
+    return FileResponse(p)
 
 
 @router.get("/events", summary="Stored events, newest last (filters: source, kind, start, end)")
