@@ -86,6 +86,10 @@ def test_cli_train_and_eval(tmp_path: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     assert "NAB" in res.output and "MAR" in res.output
-    line = next(ln for ln in res.output.splitlines() if "all rows" in ln)
+    line = next(
+        ln
+        for ln in res.output.splitlines()
+        if ln.count("│") > 2 and ln.split("│")[1].strip() == "all"
+    )
     f1 = float(line.split("│")[2])
     assert f1 > 0.8

@@ -10,11 +10,11 @@ from rich.table import Table
 
 
 def _print_eval(title: str, metrics: dict[str, float | int], console: Console) -> None:
-    table = Table(title=title)
-    for col in ("rows scored", "F1", "FAR %", "MAR %", "NAB standard", "NAB low FP", "NAB low FN"):
+    table = Table(title=f"{title}: {metrics['runs']} runs, {metrics['rows']} rows")
+    for col in ("rows", "F1", "FAR %", "MAR %", "NAB standard", "NAB low FP", "NAB low FN"):
         table.add_column(col, justify="right")
     table.add_row(
-        f"all rows ({metrics['rows']}, {metrics['runs']} runs)",
+        "all",
         f"{metrics['f1']:.3f}",
         f"{100 * metrics['far']:.2f}",
         f"{100 * metrics['mar']:.2f}",
@@ -23,7 +23,7 @@ def _print_eval(title: str, metrics: dict[str, float | int], console: Console) -
         f"{metrics['nab_low_fn']:.2f}",
     )
     table.add_row(
-        "after calibration rows",
+        "after cal.",
         f"{metrics['f1_test_rows']:.3f}",
         f"{100 * metrics['far_test_rows']:.2f}",
         f"{100 * metrics['mar_test_rows']:.2f}",

@@ -145,7 +145,7 @@ def build_detector_module(
         if rep.passed:
             int8_bytes = q
         else:
-            log.warning("INT8 twin dropped: %s", rep)
+            log.info("INT8 twin dropped: %s", rep)
     verification = dict(verification or {})
     verification.update(report)
     manifest = _manifest(det, runs, verification)
