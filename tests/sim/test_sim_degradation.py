@@ -123,3 +123,18 @@ def test_bad_load_profile_names_the_entry() -> None:
     model = _sim().asset_model("a/p1")
     with pytest.raises(ConfigError, match=r"load_profile\[1\]"):
         simulate_time_to_failure(model, [(10.0, 0.5), (-1.0, 0.5)], seed=0)
+
+
+def test_load_profile_commissioning_then_seeded_dwell() -> None:
+    params = LoadParams.model_validate(
+        {"levels": [1.0, 0.8, 0.9], "dwell_s": [600, 1200], "ramp_s": 0, "commissioning_s": 1800}
+    )
+    a, b = LoadProfile(params, 4), LoadProfile(params, 4)
+    assert a.at(np.array([300.0, 900.0, 1500.0])).tolist() == [0.8, 0.9, 1.0]
+    t = np.arange(0.0, 36000.0, 60.0)
+    la = a.at(t)
+    np.testing.assert_array_equal(la, b.at(t))  # seeded
+    assert set(np.unique(la)) == {0.8, 0.9, 1.0}
+    changes = np.flatnonzero(np.diff(la[30:])) + 1
+    assert np.diff(changes).min() * 60 >= 600 - 60  # dwell at least its minimum
+    assert not np.array_equal(la, LoadProfile(params, 5).at(t))

@@ -20,9 +20,15 @@ class LoadProfile:
         self.params = params
         self._rng = np.random.default_rng(seed)
         levels = np.asarray(params.levels, dtype=float)
-        # Start in a middle level so the first minutes look like the rest of the run.
-        self._starts = [0.0]
-        self._levels = [float(levels[len(levels) // 2])]
+        if params.commissioning_s > 0:
+            ordered = np.sort(levels)
+            share = params.commissioning_s / len(ordered)
+            self._starts = [i * share for i in range(len(ordered))]
+            self._levels = [float(x) for x in ordered]
+        else:
+            # Start in a middle level so the first minutes look like the rest of the run.
+            self._starts = [0.0]
+            self._levels = [float(levels[len(levels) // 2])]
         self._level_choices = levels
         self._grid_dt = 10.0
         self._phi = np.zeros(1)  # integral of load**p on a 10 s grid, extended on demand
@@ -32,6 +38,8 @@ class LoadProfile:
         lo, hi = self.params.dwell_s
         while self._starts[-1] <= t_end + self.params.ramp_s:
             dwell = float(self._rng.uniform(lo, hi))
+            if self._starts[-1] < self.params.commissioning_s:
+                dwell = self.params.commissioning_s - self._starts[-1]  # finish commissioning
             choices = self._level_choices
             if len(choices) > 1:
                 choices = choices[choices != self._levels[-1]]

@@ -42,11 +42,17 @@ class BearingParams(_Strict):
 
 class LoadParams(_Strict):
     """Duty cycle: the line holds one of `levels` (fraction of rated speed) for a random dwell,
-    then ramps to another over `ramp_s` seconds. Seeded, so the whole future is known."""
+    then ramps to another over `ramp_s` seconds. Seeded, so the whole future is known.
+
+    `commissioning_s` > 0 starts with a commissioning run that holds each level for an equal
+    share of that time, so a detector fitted on the first minutes has seen every regime."""
 
     levels: list[float] = Field(default_factory=lambda: [0.8, 0.9, 1.0])
     dwell_s: tuple[float, float] = (900.0, 2700.0)
     ramp_s: float = Field(60.0, ge=0)
+    commissioning_s: float = Field(
+        0.0, ge=0, description="first seconds step through every level once, lowest first"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> LoadParams:
