@@ -1,0 +1,1 @@
+"""Loaders for the public predictive-maintenance data sets; each takes any path."""

@@ -1,0 +1,288 @@
+"""`CnnRulRegressor`: regime normalisation, windows, a k-fold ensemble of CNNs, conformal intervals.
+
+Training recipe (scikit-learn contract: ``__init__`` stores, ``fit`` returns self):
+
+1. detect operating regimes and standardise sensors per regime (`RegimeNormalizer`);
+2. cut a window ending at every cycle of every engine, target = min(RUL, cap);
+3. split the *engines* into ``n_folds`` folds; member i trains on the other folds with AdamW and
+   stops early on fold i (validation by engine, never by window, so no engine leaks);
+4. the out-of-fold predictions of the members calibrate split-conformal intervals; each member
+   saw none of the engines it is calibrated on;
+5. the members' mean is the point prediction, exported as one ONNX graph.
+
+torch is imported inside the methods that need it, so this module is cheap to import.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from edgetwin.core.errors import DataError
+from edgetwin.pdm.datasets.cmapss import N_SENSORS, N_SETTINGS, CmapssRuns
+from edgetwin.pdm.metrics import rmse
+from edgetwin.pdm.rul.conformal import MondrianIntervals
+from edgetwin.pdm.rul.regimes import RegimeNormalizer
+from edgetwin.pdm.rul.windows import all_windows, cap_rul, preprocess_histories
+
+log = logging.getLogger(__name__)
+
+
+class CnnRulRegressor:
+    """Remaining-useful-life regressor for run-to-failure fleets (C-MAPSS layout).
+
+    Parameters
+    ----------
+    window: cycles of history the model reads.
+    cap_cycles: RUL target cap (piecewise-linear target), cycles.
+    n_folds: engine folds = ensemble members (>= 2).
+    max_epochs, patience: early stopping on the held-out fold's RMSE.
+    batch_size, lr, weight_decay: AdamW settings.
+    samples_per_epoch: windows drawn per epoch (neighbouring windows overlap heavily, so a
+        full pass is redundant; this also makes an epoch cost the same on any fleet size).
+    channels, dropout: network width and head dropout.
+    noise_std: std of Gaussian noise added to training windows (standardised units).
+    coverage: target coverage of the conformal intervals.
+    time_budget_s: total training time allowed; members share it, and a member that runs out
+        stops at its best epoch so far (logged).
+    n_threads: torch intra-op threads.
+    max_engines: train on the first engines only (for quick tests); None = all.
+    random_state: seed of the fold split and of the members.
+    """
+
+    def __init__(
+        self,
+        window: int = 30,
+        cap_cycles: float = 125.0,
+        n_folds: int = 5,
+        max_epochs: int = 40,
+        patience: int = 8,
+        batch_size: int = 256,
+        samples_per_epoch: int = 10240,
+        lr: float = 2e-3,
+        weight_decay: float = 1e-4,
+        channels: int = 32,
+        dropout: float = 0.2,
+        noise_std: float = 0.0,
+        coverage: float = 0.9,
+        time_budget_s: float = 540.0,
+        n_threads: int = 2,
+        max_engines: int | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.window = window
+        self.cap_cycles = cap_cycles
+        self.n_folds = n_folds
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.batch_size = batch_size
+        self.samples_per_epoch = samples_per_epoch
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.channels = channels
+        self.dropout = dropout
+        self.noise_std = noise_std
+        self.coverage = coverage
+        self.time_budget_s = time_budget_s
+        self.n_threads = n_threads
+        self.max_engines = max_engines
+        self.random_state = random_state
+
+    def get_params(self) -> dict[str, Any]:
+        """Hyper-parameters, as stored in the module manifest."""
+        import inspect
+
+        return {k: getattr(self, k) for k in inspect.signature(type(self)).parameters}
+
+    # -- data ----------------------------------------------------------------------------------
+    def _engine_windows(self, runs: CmapssRuns) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        slices = runs.engine_slices()
+        if self.max_engines is not None:
+            slices = slices[: self.max_engines]
+        rul = runs.rul_train()
+        xs, ys = [], []
+        for s in slices:
+            norm = self.normalizer_.transform(runs.features[s])
+            xs.append(all_windows(norm, self.window))
+            ys.append(cap_rul(rul[s], self.cap_cycles).astype(np.float32))
+        return xs, ys
+
+    # -- fitting -------------------------------------------------------------------------------
+    def fit(
+        self, runs: CmapssRuns, progress: Callable[[int, int], None] | None = None
+    ) -> CnnRulRegressor:
+        """Train on a run-to-failure file; sets ``ensemble_``, ``intervals_``, ``oof_rmse_``.
+
+        ``progress(done, total)`` is called after each ensemble member (for CLI progress bars).
+        """
+        import torch
+
+        from edgetwin.pdm.rul.net import RulEnsemble
+
+        if self.n_folds < 2:
+            raise DataError(
+                f"n_folds={self.n_folds}; need >= 2 (members calibrate each other's folds)"
+            )
+        torch.set_num_threads(self.n_threads)
+        t0 = time.perf_counter()
+        rows = (
+            runs.features
+            if self.max_engines is None
+            else runs.features[: runs.engine_slices()[self.max_engines - 1].stop]
+        )
+        self.normalizer_ = RegimeNormalizer(random_state=self.random_state).fit(rows)
+        log.info(
+            "regimes: %d (silhouette %.3f), sensors kept: %s",
+            self.normalizer_.n_regimes_,
+            self.normalizer_.silhouette_,
+            (self.normalizer_.sensor_columns_ + 1).tolist(),
+        )
+        xs, ys = self._engine_windows(runs)
+        n_eng = len(xs)
+        if n_eng < self.n_folds:
+            raise DataError(
+                f"{n_eng} engines cannot be split into {self.n_folds} folds; use fewer folds"
+            )
+        rng = np.random.default_rng(self.random_state)
+        fold_of = rng.permutation(np.arange(n_eng) % self.n_folds)
+        self.n_features_ = int(xs[0].shape[2])
+        members = []
+        oof_true, oof_pred = [], []
+        self.member_epochs_: list[int] = []
+        for f in range(self.n_folds):
+            tr = [i for i in range(n_eng) if fold_of[i] != f]
+            va = [i for i in range(n_eng) if fold_of[i] == f]
+            xtr, ytr = np.concatenate([xs[i] for i in tr]), np.concatenate([ys[i] for i in tr])
+            xva, yva = np.concatenate([xs[i] for i in va]), np.concatenate([ys[i] for i in va])
+            budget = (self.time_budget_s - (time.perf_counter() - t0)) / (self.n_folds - f)
+            model, pred, epochs = self._train_member(
+                xtr, ytr, xva, yva, seed=self.random_state * 100 + f, budget_s=budget
+            )
+            members.append(model)
+            oof_true.append(yva)
+            oof_pred.append(pred)
+            self.member_epochs_.append(epochs)
+            if progress is not None:
+                progress(f + 1, self.n_folds)
+            log.info(
+                "member %d/%d: %d epochs, fold RMSE %.2f",
+                f + 1,
+                self.n_folds,
+                epochs,
+                rmse(yva, pred),
+            )
+        self.ensemble_ = RulEnsemble(members).eval()
+        yt, yp = np.concatenate(oof_true), np.concatenate(oof_pred)
+        self.oof_rmse_ = rmse(yt, yp)
+        self.intervals_ = MondrianIntervals(coverage=self.coverage).fit(yt, yp)
+        self.train_seconds_ = time.perf_counter() - t0
+        self.n_train_windows_ = int(sum(len(y) for y in ys))
+        return self
+
+    def _train_member(
+        self,
+        xtr: np.ndarray,
+        ytr: np.ndarray,
+        xva: np.ndarray,
+        yva: np.ndarray,
+        seed: int,
+        budget_s: float,
+    ) -> tuple[Any, np.ndarray, int]:
+        import torch
+
+        from edgetwin.pdm.rul.net import RulCnn
+
+        torch.manual_seed(seed)
+        gen = np.random.default_rng(seed)
+        model = RulCnn(self.n_features_, self.channels, self.dropout, self.cap_cycles)
+        opt = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.max_epochs)
+        xt, yt = torch.from_numpy(xtr), torch.from_numpy(ytr / self.cap_cycles)
+        best: tuple[float, Any, Any, int] = (np.inf, None, None, 0)
+        since, start = 0, time.perf_counter()
+        for epoch in range(1, self.max_epochs + 1):
+            model.train()
+            order = torch.from_numpy(gen.permutation(len(xt))[: self.samples_per_epoch])
+            for b in range(0, len(order), self.batch_size):
+                idx = order[b : b + self.batch_size]
+                opt.zero_grad()
+                xb = xt[idx]
+                if self.noise_std > 0:
+                    xb = xb + self.noise_std * torch.randn_like(xb)
+                loss = torch.nn.functional.mse_loss(model(xb).squeeze(1) / self.cap_cycles, yt[idx])
+                loss.backward()
+                opt.step()
+            sched.step()
+            pred = _predict(model, xva)
+            score = rmse(yva, pred)
+            if score < best[0]:
+                best = (score, {k: v.clone() for k, v in model.state_dict().items()}, pred, epoch)
+                since = 0
+            else:
+                since += 1
+            if since >= self.patience:
+                break
+            if time.perf_counter() - start > budget_s:
+                log.warning("member stopped at epoch %d: time budget %.0f s spent", epoch, budget_s)
+                break
+        model.load_state_dict(best[1])
+        model.eval()
+        return model, best[2], best[3]
+
+    # -- predicting ----------------------------------------------------------------------------
+    def preprocess_params(self) -> dict[str, Any]:
+        """Manifest preprocess params: regime normaliser, window and raw layout."""
+        return {
+            **self.normalizer_.to_params(),
+            "window": int(self.window),
+            "n_raw_sensors": N_SENSORS,
+        }
+
+    def predict_windows(self, windows: np.ndarray) -> np.ndarray:
+        """RUL (cycles) of normalised windows [batch, window, features] with the torch ensemble."""
+        return _predict(self.ensemble_, windows)
+
+    def predict(self, histories: Sequence[np.ndarray]) -> np.ndarray:
+        """RUL (cycles) at the last cycle of each raw history [cycles, 24]."""
+        return self.predict_windows(preprocess_histories(histories, **self.preprocess_params()))
+
+    def to_onnx(self) -> bytes:
+        """The ensemble as ONNX: input ``windows`` [batch, window, features] -> output ``rul`` [batch, 1]."""
+        import torch
+
+        buf = io.BytesIO()
+        dummy = torch.zeros(1, self.window, self.n_features_)
+        torch.onnx.export(
+            self.ensemble_,
+            (dummy,),
+            buf,  # type: ignore[arg-type]
+            input_names=["windows"],
+            output_names=["rul"],
+            dynamic_axes={"windows": {0: "batch"}, "rul": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+        return buf.getvalue()
+
+
+def _predict(model: Any, x: np.ndarray, batch: int = 4096) -> np.ndarray:
+    import torch
+
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for b in range(0, len(x), batch):
+            out.append(
+                model(torch.from_numpy(np.ascontiguousarray(x[b : b + batch], dtype=np.float32)))
+                .squeeze(1)
+                .numpy()
+            )
+    return np.concatenate(out).astype(np.float64)
+
+
+__all__ = ["CnnRulRegressor", "N_SETTINGS"]

@@ -1,0 +1,80 @@
+"""Training targets and fixed-length windows of normalised sensor history.
+
+The model sees the last `window` cycles of an engine. Engines (or live assets) with fewer cycles
+are padded at the front by repeating their first row, which reads as "healthy and steady before
+we started watching"; training uses the same padding for its early cycles so the model has seen
+such windows.
+
+`preprocess_histories` is the one numpy function an RUL edge module names in its manifest:
+raw measurements in, normalised windows out, with every parameter taken from the manifest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from edgetwin.core.errors import DataError
+from edgetwin.pdm.rul.regimes import normalize_rows
+
+DEFAULT_CAP_CYCLES = 125.0
+
+
+def cap_rul(rul_cycles: np.ndarray, cap_cycles: float = DEFAULT_CAP_CYCLES) -> np.ndarray:
+    """Piecewise-linear target: min(RUL, cap). Early life is flat because nothing degrades yet."""
+    return np.minimum(np.asarray(rul_cycles, dtype=np.float64), float(cap_cycles))
+
+
+def _pad_front(norm: np.ndarray, window: int) -> np.ndarray:
+    if len(norm) == 0:
+        raise DataError("history is empty; need at least one cycle of measurements")
+    missing = window - 1
+    return np.concatenate([np.repeat(norm[:1], missing, axis=0), norm], axis=0) if missing else norm
+
+
+def all_windows(norm: np.ndarray, window: int) -> np.ndarray:
+    """Window ending at every cycle of one engine: [cycles, F] -> [cycles, window, F]."""
+    padded = _pad_front(norm, window)
+    view = np.lib.stride_tricks.sliding_window_view(padded, window, axis=0)  # [cycles, F, window]
+    return np.ascontiguousarray(view.transpose(0, 2, 1))
+
+
+def last_window(norm: np.ndarray, window: int) -> np.ndarray:
+    """The window ending at the last cycle: [cycles, F] -> [window, F]."""
+    return _pad_front(norm[-window:], window)[-window:]
+
+
+def _as_histories(x: np.ndarray | Sequence[np.ndarray], n_raw: int) -> list[np.ndarray]:
+    if isinstance(x, np.ndarray) and x.ndim == 2:
+        histories = [x]
+    elif isinstance(x, np.ndarray) and x.ndim == 3:
+        histories = list(x)
+    else:
+        histories = [np.asarray(h) for h in x]
+    out = []
+    for i, h in enumerate(histories):
+        h = np.asarray(h, dtype=np.float64)
+        if h.ndim != 2 or h.shape[1] not in (n_raw, n_raw + 2):
+            raise DataError(
+                f"history {i} has shape {h.shape}, expected [cycles, {n_raw}] raw measurements "
+                f"(settings then sensors in file column order) or [cycles, {n_raw + 2}] full rows "
+                "with unit and cycle first"
+            )
+        out.append(h[:, 2:] if h.shape[1] == n_raw + 2 else h)
+    return out
+
+
+def preprocess_histories(x: np.ndarray | Sequence[np.ndarray], **params: Any) -> np.ndarray:
+    """Raw histories -> model input [batch, window, features] float32 (last window of each).
+
+    ``x`` is one history [cycles, 24] (3 settings then 21 sensors, C-MAPSS column order), a
+    stack [batch, cycles, 24], or a list of histories of different lengths. Full 26-column
+    rows (unit and cycle first) are accepted too. ``params`` are the manifest's preprocess
+    params: the regime normaliser's (`RegimeNormalizer.to_params`) plus ``window``.
+    """
+    n_raw = int(params["n_settings"]) + int(params["n_raw_sensors"])
+    window = int(params["window"])
+    hs = _as_histories(x, n_raw)
+    return np.stack([last_window(normalize_rows(h[-window:], params), window) for h in hs])
