@@ -283,6 +283,62 @@ def print_tep(res: dict) -> None:
     )
 
 
+def crosscheck_tsad(skab: Path, tsad_src: Path) -> None:
+    """Compare our metrics with SKAB's own `evaluating` (tsad 0.19.4) on the same flags.
+
+    ``tsad_src`` is the folder that holds ``tsad/utils/evaluating`` (unzip the tsad 0.19.4
+    wheel); pandas must be importable (e.g. ``pip install --target DIR pandas`` and add DIR to
+    PYTHONPATH). Not a project dependency: this only re-verifies the scoring.
+    """
+    import importlib
+    import types
+
+    import pandas as pd  # type: ignore[import-not-found]
+
+    pkg = types.ModuleType("tsad_evaluating")
+    pkg.__path__ = [str(tsad_src / "tsad" / "utils" / "evaluating")]
+    sys.modules["tsad_evaluating"] = pkg
+    evaluating = importlib.import_module("tsad_evaluating.evaluating").evaluating
+    from edgetwin.pdm.detect_metrics import changepoints_from_outliers
+
+    runs = load_skab(skab / "valve1")
+    det = fit_detector(load_skab(skab / "anomaly-free") + runs)
+    rng = np.random.default_rng(0)
+    cases = {"ours": [det.predict_run(r.values).flags for r in runs]}
+    cases["random 2%"] = [(rng.random(len(r)) < 0.02).astype(np.int8) for r in runs]
+    print(
+        "\n== cross-check against tsad 0.19.4 `evaluating` (F1, FAR %, MAR % | NAB std/lowFP/lowFN) =="
+    )
+    for name, flags in cases.items():
+        idx = [pd.DatetimeIndex(r.ts) for r in runs]
+        ser = lambda a, i: pd.Series(np.asarray(a, dtype=int), index=i)  # noqa: E731
+        b = evaluating(
+            [ser(r.anomaly, i) for r, i in zip(runs, idx, strict=True)],
+            [ser(f, i) for f, i in zip(flags, idx, strict=True)],
+            metric="binary",
+            verbose=False,
+        )
+        ours = evaluate_flags(runs, flags)
+        print(
+            f"{name:10s} binary tsad {tuple(float(v) for v in b)}  ours "
+            f"({ours.whole.f1:.2f}, {100 * ours.whole.far:.2f}, {100 * ours.whole.mar:.2f})"
+        )
+        for place in ("righter", "center", "lefter"):
+            n = evaluating(
+                [ser(r.changepoint, i) for r, i in zip(runs, idx, strict=True)],
+                [ser(changepoints_from_outliers(f), i) for f, i in zip(flags, idx, strict=True)],
+                metric="nab",
+                window_width="60s",
+                anomaly_window_destination=place,
+                verbose=False,
+            )
+            o = evaluate_flags(runs, flags, placement=place).nab  # type: ignore[arg-type]
+            print(
+                f"{'':10s} NAB {place:7s} tsad {float(n['Standard']):.2f}/{float(n['LowFP']):.2f}/{float(n['LowFN']):.2f}"
+                f"  ours {o['standard']:.2f}/{o['low_fp']:.2f}/{o['low_fn']:.2f}"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -292,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", type=Path, help="write all figures as JSON here")
     ap.add_argument("--keep-modules", type=Path, help="copy the built modules into this folder")
+    ap.add_argument(
+        "--tsad-src", type=Path, help="unpacked tsad 0.19.4 wheel: cross-check our metrics with it"
+    )
     args = ap.parse_args(argv)
     results: dict = {}
     with tempfile.TemporaryDirectory() as td:
@@ -310,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
             args.keep_modules.mkdir(parents=True, exist_ok=True)
             for p in tmp.glob("*.zip"):
                 (args.keep_modules / p.name).write_bytes(p.read_bytes())
+    if args.tsad_src:
+        crosscheck_tsad(args.skab, args.tsad_src)
     results["peak_rss_mib"] = _peak_mib()
     print(f"\npeak RSS {results['peak_rss_mib']:.0f} MiB; python {sys.version.split()[0]}")
     if args.out:
