@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import os
 import time
-from functools import partial
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
