@@ -259,6 +259,11 @@ def bench_tep(tep: Path, tmp: Path) -> dict:
     rates["module"] = {
         f: rate(mod.predict(load_tep(tep, f, test=True).values), f) for f in range(0, 11)
     }
+    man = read_manifest(path)
+    man.verification.update(
+        {"tep_rates_module": rates["module"], "evaluated_with": "exported module, fp32"}
+    )
+    update_module(path, manifest=man)
     return {"rates": rates, "seconds": train_eval_s, "threshold": fit.threshold}
 
 

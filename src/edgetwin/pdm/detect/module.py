@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,10 +164,7 @@ def module_flags(module: Any, runs: Sequence[SkabRun]) -> tuple[list[np.ndarray]
 
 
 def evaluate_module(
-    path: str | Path,
-    runs: Sequence[SkabRun],
-    precision: str = "fp32",
-    progress: Callable[[int], None] | None = None,
+    path: str | Path, runs: Sequence[SkabRun], precision: str = "fp32"
 ) -> tuple[SkabEvaluation, list[float]]:
     """Load the signed module and score it with SKAB's protocol on labelled runs."""
     from edgetwin.edge import EdgeModule
@@ -176,6 +173,4 @@ def evaluate_module(
     if any(len(r) <= SKAB_TRAIN_ROWS for r in runs):
         raise ModuleError(f"every run needs more than {SKAB_TRAIN_ROWS} rows (calibration rows)")
     flags, lat = module_flags(mod, runs)
-    if progress:
-        progress(len(runs))
     return evaluate_flags(runs, flags), lat
