@@ -39,7 +39,7 @@ def demo_plant_path() -> Path:
 
 
 def _monitors(plant: PlantConfig) -> list[Any]:
-    configs = plant.monitors or [MonitorConfig(name="anomaly", kind="anomaly")]
+    configs = plant.monitors or [MonitorConfig(name="anomaly", kind="anomaly", fit_s=3600.0)]
     return [build_monitor(m, plant) for m in configs]
 
 
@@ -92,6 +92,7 @@ def summarise(source: SimSource, view: LiveView, monitors: list[Any], pipeline: 
         gt = truth.get(path)
         detected_ns = anomaly.first_anomaly_ns(path) if anomaly else None
         fault = getattr(gt, "fault_mode", None) if gt else None
+        fault = None if fault in (None, "none") else fault
         failure_s = getattr(gt, "failure_s", None) if fault else None
         onset_s = getattr(gt, "onset_s", None) if fault else None
         detected_s = None if detected_ns is None else (detected_ns - start_ns) / 1e9
@@ -122,9 +123,10 @@ def summarise(source: SimSource, view: LiveView, monitors: list[Any], pipeline: 
 
 
 def print_summary(summary: dict[str, Any]) -> None:
-    table = Table(title=f"Demo summary: {summary['plant_hours']:.1f} h of plant time in {summary['wall_s']:.1f} s")
-    for col in ("asset", "injected fault", "onset (h)", "failure (h)", "detected (h)", "lead before failure", "false events", "diagnosis"):
-        table.add_column(col)
+    table = Table(title=f"Demo summary: {summary['plant_hours']:.1f} h of plant time in {summary['wall_s']:.1f} s "
+                        f"(detected = first anomaly event; lead = failure - detected)")
+    for col in ("asset", "injected fault", "onset h", "failure h", "detected h", "lead", "false events", "diagnosis"):
+        table.add_column(col, overflow="fold")
 
     def h(v: float | None) -> str:
         return "—" if v is None else f"{v:.2f}"
@@ -135,7 +137,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         else:
             lead = "—"
         false = str(a["false_events"]) if not a["fault"] else "—"
-        table.add_row(path, a["fault"] or "healthy", h(a["onset_h"]), h(a["failure_h"]),
+        table.add_row(path.rsplit("/", 1)[-1], a["fault"] or "healthy", h(a["onset_h"]), h(a["failure_h"]),
                       h(a["detected_h"]), lead, false, a["diagnosis"] or "")
     console.print(table)
     console.print(

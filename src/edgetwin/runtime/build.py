@@ -57,7 +57,7 @@ def build_monitor(cfg: MonitorConfig, plant: PlantConfig) -> Monitor:
     if cfg.kind == "anomaly":
         from edgetwin.pdm.online import AnomalyMonitor
 
-        allowed = {"alpha", "persist", "clear_below", "variance"}
+        allowed = {"alpha", "persist", "clear_below", "variance", "warmup_s"}
         unknown = set(cfg.options) - allowed
         if unknown:
             raise ConfigError(

@@ -1,7 +1,7 @@
 """The streaming anomaly monitor the runtime runs per asset.
 
 Each asset's signals are summarised into one feature row per window (`window_s`); the first
-`fit_s` seconds of windows are taken as the healthy reference and a PCA T²/Q model is fitted
+`fit_s` seconds of windows after a `warmup_s` start-up transient are the healthy reference and a PCA T²/Q model is fitted
 on them; every later window gets a score (1.0 = the 1-alpha limit) and a health (1 = healthy,
 0 = far outside). An `anomaly` event opens only after `persist` consecutive windows over 1.0
 and closes after `persist` windows back under `clear_below` — the persistence is what keeps
@@ -43,13 +43,23 @@ class _AssetState:
     open_windows: dict[int, dict[str, list[float]]] = field(default_factory=lambda: defaultdict(dict))
     last_row: np.ndarray | None = None
     fit_rows: list[np.ndarray] = field(default_factory=list)
+    seen_windows: int = 0
     model: PCAT2Q | None = None
     over: int = 0
     under: int = 0
     in_anomaly: bool = False
     opened_at_ns: int | None = None
     first_opened_ns: int | None = None
-    max_window: int = -1
+    max_scalar: int = -1
+    max_wave: int = -1
+    wave_lag: int = 0  # windows a burst may trail the scalars (every_s / window_s)
+    has_waves: bool = False
+
+    def watermark(self) -> int:
+        """Windows below this are complete: both the scalars and the bursts have moved past."""
+        if not self.has_waves:
+            return self.max_scalar
+        return min(self.max_scalar, self.max_wave + self.wave_lag)
     scores: list[tuple[int, float]] = field(default_factory=list)
 
 
@@ -64,6 +74,7 @@ class AnomalyMonitor:
         assets: list[str] | None = None,
         window_s: float = 60.0,
         fit_s: float = 3600.0,
+        warmup_s: float = 600.0,
         alpha: float = 1e-3,
         persist: int = 3,
         clear_below: float = 0.8,
@@ -72,6 +83,7 @@ class AnomalyMonitor:
         self.name = name
         self.window_ns = int(window_s * 1e9)
         self.fit_windows = max(int(math.ceil(fit_s / window_s)), 8)
+        self.warmup_windows = int(math.ceil(warmup_s / window_s))
         self.alpha = alpha
         self.persist = persist
         self.clear_below = clear_below
@@ -83,48 +95,53 @@ class AnomalyMonitor:
             if asset.path not in wanted or not asset.signals:
                 continue
             names: list[str] = []
+            lag = 0
             for sig in asset.signals:
                 if sig.kind == "scalar":
                     names.append(sig.name)
                 else:
                     names.extend(f"{sig.name}.{f}" for f in BURST_FEATURES)
+                    lag = max(lag, math.ceil((sig.every_s or window_s) / window_s))
                 self._asset_of[asset.signal_id(sig.name)] = asset.path
-            self._assets[asset.path] = _AssetState(features=names)
+            self._assets[asset.path] = _AssetState(
+                features=names, wave_lag=lag, has_waves=any(s.kind == "waveform" for s in asset.signals)
+            )
 
     # -- ingest ----------------------------------------------------------------------------
     def process(self, table: pa.Table) -> list[pa.Table]:
         names = table.column_names
+        touched: set[str] = set()
         if "values" in names:
             for signal, bucket, feats in waveform_window_features(table, self.window_ns):
                 owner = self._asset_of.get(signal)
                 if owner is None:
                     continue
+                state = self._assets[owner]
                 sig_name = signal.rsplit("/", 1)[-1]
-                window = self._assets[owner].open_windows[bucket]
+                window = state.open_windows[bucket]
                 for fname, value in zip(BURST_FEATURES, feats, strict=True):
                     window.setdefault(f"{sig_name}.{fname}", []).append(float(value))
-            return []
-        if "value" not in names:
-            return []
-        touched: set[str] = set()
-        for signal, bucket, total, count in scalar_window_sums(table, self.window_ns):
-            owner = self._asset_of.get(signal)
-            if owner is None or count == 0:
-                continue
-            state = self._assets[owner]
-            state.open_windows[bucket].setdefault(signal.rsplit("/", 1)[-1], []).append(total / count)
-            state.max_window = max(state.max_window, bucket)
-            touched.add(owner)
+                state.max_wave = max(state.max_wave, bucket)
+                touched.add(owner)
+        elif "value" in names:
+            for signal, bucket, total, count in scalar_window_sums(table, self.window_ns):
+                owner = self._asset_of.get(signal)
+                if owner is None or count == 0:
+                    continue
+                state = self._assets[owner]
+                state.open_windows[bucket].setdefault(signal.rsplit("/", 1)[-1], []).append(total / count)
+                state.max_scalar = max(state.max_scalar, bucket)
+                touched.add(owner)
         out: list[pa.Table] = []
-        for path in touched:
-            out.extend(self._close_windows(path, before=self._assets[path].max_window))
+        for path in sorted(touched):
+            out.extend(self._close_windows(path, before=self._assets[path].watermark()))
         return out
 
     def flush(self) -> list[pa.Table]:
         """Close every open window (end of a run)."""
         out: list[pa.Table] = []
         for path, state in self._assets.items():
-            out.extend(self._close_windows(path, before=state.max_window + 1))
+            out.extend(self._close_windows(path, before=max(state.max_scalar, state.max_wave) + 1))
         return out
 
     # -- windows → scores --------------------------------------------------------------------
@@ -139,7 +156,10 @@ class AnomalyMonitor:
             if row is None:
                 continue
             end_ns = (bucket + 1) * self.window_ns
+            state.seen_windows += 1
             if state.model is None:
+                if state.seen_windows <= self.warmup_windows:
+                    continue
                 state.fit_rows.append(row)
                 if len(state.fit_rows) >= self.fit_windows:
                     events.append(self._fit(path, state, end_ns))
