@@ -17,11 +17,14 @@ a scale that grows with the horizon. Everything is numpy and runs on the edge bo
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from edgetwin.core.errors import DataError
+
+log = logging.getLogger(__name__)
 
 #: Smallest scale, so a constant signal in the calibration rows does not divide by zero.
 MIN_SCALE = 1e-6
@@ -60,7 +63,14 @@ def drift_scale(x: np.ndarray, horizon: float, max_lag: int | None = None) -> np
 def calibrate(x_normal: np.ndarray, horizon: float) -> Calibration:
     """Calibration from a run's normal rows [rows, features] (SKAB: its first 400)."""
     x = np.asarray(x_normal, dtype=np.float64)
-    return Calibration(mean=x.mean(axis=0), scale=drift_scale(x, horizon))
+    scale = drift_scale(x, horizon)
+    flat = np.flatnonzero(scale <= MIN_SCALE)
+    if flat.size:
+        # any later change of a sensor that was constant while calibrating scores as huge
+        log.warning(
+            "features %s are constant in the calibration rows; any change will alarm", flat.tolist()
+        )
+    return Calibration(mean=x.mean(axis=0), scale=scale)
 
 
 def normal_segments(
