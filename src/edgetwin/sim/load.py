@@ -30,6 +30,7 @@ class LoadProfile:
             self._starts = [0.0]
             self._levels = [float(levels[len(levels) // 2])]
         self._level_choices = levels
+        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
         self._grid_dt = 10.0
         self._phi = np.zeros(1)  # integral of load**p on a 10 s grid, extended on demand
         self._phi_p: float | None = None
@@ -45,13 +46,15 @@ class LoadProfile:
                 choices = choices[choices != self._levels[-1]]
             self._starts.append(self._starts[-1] + dwell)
             self._levels.append(float(self._rng.choice(choices)))
+            self._arrays = None
 
     def at(self, t_s: np.ndarray | float) -> np.ndarray:
         """Speed fraction (1.0 = rated) at plant seconds `t_s` (vectorised)."""
         t = np.atleast_1d(np.asarray(t_s, dtype=float))
         self._extend(float(t.max(initial=0.0)))
-        starts = np.asarray(self._starts)
-        levels = np.asarray(self._levels)
+        if self._arrays is None:
+            self._arrays = (np.asarray(self._starts), np.asarray(self._levels))
+        starts, levels = self._arrays
         i = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(starts) - 1)
         prev = levels[np.maximum(i - 1, 0)]
         ramp = max(self.params.ramp_s, 1e-9)
@@ -72,5 +75,7 @@ class LoadProfile:
             rate = self.at(grid) ** power
             inc = 0.5 * (rate[1:] + rate[:-1]) * self._grid_dt
             self._phi = np.concatenate([self._phi, self._phi[-1] + np.cumsum(inc)])
-        grid_all = np.arange(len(self._phi)) * self._grid_dt
-        return np.interp(t, grid_all, self._phi)
+        # Linear interpolation on the uniform grid, without building the grid every call.
+        pos = np.clip(t / self._grid_dt, 0.0, len(self._phi) - 1.0)
+        i = np.minimum(pos.astype(np.int64), len(self._phi) - 2)
+        return self._phi[i] + (pos - i) * (self._phi[i + 1] - self._phi[i])

@@ -113,7 +113,7 @@ class MotorPump:
         self.t_s = 0.0  # plant time the simulator has reached for this asset
         self.i_rated = _rated_current(params)
         self._thermal: dict[str, float] = {}
-        self._op_cache: tuple[tuple[int, float, int], dict[str, np.ndarray]] | None = None
+        self._sigma = {name: fn(params) for name, (_, fn) in SCALAR_SIGNALS.items()}
         self._noise: dict[str, IndexedNoise] = {}
         self._vib: dict[str, VibrationModel] = {}
         self._scale: dict[str, tuple[float, float]] = {}
@@ -200,29 +200,29 @@ class MotorPump:
             "cavitation": cav,
         }
 
-    def scalar(self, name: str, rate_hz: float, k_first: int, t: np.ndarray) -> np.ndarray:
-        """Values of scalar signal `name` at sample indices k_first.. (times `t`, plant s)."""
-        key = (k_first, rate_hz, len(t))
-        if self._op_cache is None or self._op_cache[0] != key:
-            # Signals on the same grid share one evaluation of the physics per step.
-            self._op_cache = (key, self.operating_point(t))
-        op = self._op_cache[1]
-        x = op[name]
-        if name in ("motor_temp", "bearing_temp"):
-            tau = self.params.motor_tau_s if name == "motor_temp" else self.params.bearing_tau_s
-            alpha = math.exp(-1.0 / (rate_hz * tau))
-            # Start at the steady state of the first instant: the plant has been running a while.
-            y0 = self._thermal.get(name, float(x[0]))
-            x, _ = sps.lfilter([1.0 - alpha], [1.0, -alpha], x, zi=[alpha * y0])
-            self._thermal[name] = float(x[-1]) if len(x) else y0
-        sigma: float | np.ndarray = SCALAR_SIGNALS[name][1](self.params)
-        if name in ("flow", "pressure_out") and self.degradation.mode == "cavitation":
-            sigma = sigma * (1.0 + 6.0 * op["cavitation"])
-        x = x + sigma * self._noise[name].take(k_first, len(t))
-        if name in _NON_NEGATIVE:
-            x = np.maximum(x, 0.0)  # a stopped machine reads zero, not negative noise
-        scale, offset = self._scale[name]
-        return x * scale + offset
+    def scalars(self, names: list[str], rate_hz: float, k_first: int, t: np.ndarray) -> np.ndarray:
+        """Scalar signals `names` at sample indices k_first.. (times `t`, plant s), in their
+        configured units; one row per name. One evaluation of the physics serves them all."""
+        op = self.operating_point(t)
+        out = np.empty((len(names), len(t)))
+        for row, name in enumerate(names):
+            x = op[name]
+            if name in ("motor_temp", "bearing_temp"):
+                tau = self.params.motor_tau_s if name == "motor_temp" else self.params.bearing_tau_s
+                alpha = math.exp(-1.0 / (rate_hz * tau))
+                # Start at the first instant's steady state: the plant has been running a while.
+                y0 = self._thermal.get(name, float(x[0]))
+                x, _ = sps.lfilter([1.0 - alpha], [1.0, -alpha], x, zi=[alpha * y0])
+                self._thermal[name] = float(x[-1])
+            sigma: float | np.ndarray = self._sigma[name]
+            if name in ("flow", "pressure_out") and self.degradation.mode == "cavitation":
+                sigma = sigma * (1.0 + 6.0 * op["cavitation"])
+            x = x + sigma * self._noise[name].take(k_first, len(t))
+            if name in _NON_NEGATIVE:
+                x = np.maximum(x, 0.0)  # a stopped machine reads zero, not negative noise
+            scale, offset = self._scale[name]
+            out[row] = x * scale + offset
+        return out
 
     def bursts(self, name: str, n_samples: int, k: np.ndarray, t0: np.ndarray) -> np.ndarray:
         """Bursts number `k` of waveform `name`, starting at plant seconds `t0`; (len(k), n)."""

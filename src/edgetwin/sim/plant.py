@@ -31,12 +31,14 @@ SIMULATED_KINDS = ("motor_pump", "fan")
 
 
 @dataclass
-class _Scalar:
+class _Scalars:
+    """The scalar signals of one asset that share one sampling rate."""
+
     model: MotorPump
-    name: str
+    names: list[str]
     rate_hz: float
     period_ns: int
-    index: int  # position in the samples dictionary
+    index: np.ndarray  # positions in the samples dictionary, int32
 
 
 @dataclass
@@ -92,15 +94,14 @@ class PlantSimulator:
                 f"plant {plant.name!r} has no simulated assets; give an asset "
                 f"model.kind in {list(SIMULATED_KINDS)}"
             )
-        self._scalars: list[_Scalar] = []
+        self._scalars: list[_Scalars] = []
         self._waves: list[_Wave] = []
         ids: list[str] = []
         for model in self._models.values():
+            by_rate: dict[float, list[str]] = {}
             for sig in model.asset.signals:
                 if sig.kind == "scalar":
-                    period = round(1e9 / sig.rate_hz)
-                    self._scalars.append(_Scalar(model, sig.name, sig.rate_hz, period, len(ids)))
-                    ids.append(model.asset.signal_id(sig.name))
+                    by_rate.setdefault(sig.rate_hz, []).append(sig.name)
                 else:
                     n = max(1, round(float(sig.burst_s or 0) * sig.rate_hz))
                     self._waves.append(
@@ -114,6 +115,10 @@ class PlantSimulator:
                             round(n / sig.rate_hz * 1e9),
                         )
                     )
+            for rate, names in by_rate.items():
+                index = np.arange(len(ids), len(ids) + len(names), dtype=np.int32)
+                ids.extend(model.asset.signal_id(n) for n in names)
+                self._scalars.append(_Scalars(model, names, rate, round(1e9 / rate), index))
         self._dictionary = pa.array(ids, type=pa.string())
 
     # ---- time ---------------------------------------------------------------------------
@@ -160,11 +165,11 @@ class PlantSimulator:
             k1 = new // s.period_ns
             if k1 < k0:
                 continue
-            k = np.arange(k0, k1 + 1, dtype=np.int64)
-            t_ns = k * s.period_ns
-            ts_parts.append(t_ns)
-            val_parts.append(s.model.scalar(s.name, s.rate_hz, int(k0), t_ns / 1e9))
-            idx_parts.append(np.full(len(k), s.index, dtype=np.int32))
+            t_ns = np.arange(k0, k1 + 1, dtype=np.int64) * s.period_ns
+            values = s.model.scalars(s.names, s.rate_hz, int(k0), t_ns / 1e9)
+            ts_parts.append(np.tile(t_ns, len(s.names)))
+            val_parts.append(values.ravel())
+            idx_parts.append(np.repeat(s.index, len(t_ns)))
         if not ts_parts:
             return None
         ts = np.concatenate(ts_parts) + self.start_ns
