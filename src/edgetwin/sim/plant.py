@@ -116,9 +116,9 @@ class PlantSimulator:
                         )
                     )
             for rate, names in by_rate.items():
-                index = np.arange(len(ids), len(ids) + len(names), dtype=np.int32)
+                positions = np.arange(len(ids), len(ids) + len(names), dtype=np.int32)
                 ids.extend(model.asset.signal_id(n) for n in names)
-                self._scalars.append(_Scalars(model, names, rate, round(1e9 / rate), index))
+                self._scalars.append(_Scalars(model, names, rate, round(1e9 / rate), positions))
         self._dictionary = pa.array(ids, type=pa.string())
 
     # ---- time ---------------------------------------------------------------------------
