@@ -93,17 +93,24 @@ def confusion(
 class FeatureCache:
     """Features of (record, start) windows, computed once per protocol run."""
 
-    def __init__(self, records: Sequence[CwruRecord], window: int, params: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        records: Sequence[CwruRecord],
+        window: int,
+        params: dict[str, Any],
+        features: Callable[..., NDArray[np.float32]] = envelope_features,
+    ) -> None:
         self.records = records
         self.window = window
         self.params = params
+        self.features = features
         self._cache: dict[tuple[int, int], NDArray[np.float32]] = {}
 
     def __call__(self, refs: Sequence[WindowRef]) -> NDArray[np.float32]:
         todo = [r for r in refs if (r.record, r.start) not in self._cache]
         if todo:
             x, shaft, _ = gather(self.records, todo, self.window)
-            feats = envelope_features(x, shaft_hz=shaft, **self.params)
+            feats = self.features(x, shaft_hz=shaft, **self.params)
             self._cache.update({(r.record, r.start): f for r, f in zip(todo, feats, strict=True)})
         return np.stack([self._cache[(r.record, r.start)] for r in refs])
 
@@ -131,15 +138,17 @@ def run_split(
     *,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    features: Callable[..., NDArray[np.float32]] = envelope_features,
 ) -> SplitResult:
     """Run every fold of `split`: fit, export through `predictor_for`, evaluate the export.
 
     `predictor_for(model, tmpdir)` builds the deployable artefact and returns a function
     (windows, shaft_hz) -> labels; see `edgetwin.pdm.diagnose.module.module_predictor`.
+    `features` replaces the envelope features (for baselines run under the same protocol).
     """
     rate = float(params.get("rate_hz", 12000.0))
     window, hop = int(WINDOW_S * rate), int(HOP_S * rate)
-    cache = FeatureCache(records, window, params)
+    cache = FeatureCache(records, window, params, features)
     out = SplitResult(split)
     with tempfile.TemporaryDirectory() as tmp:
         for k, fold in enumerate(make_folds(records, split, window=window, hop=hop, seed=seed)):

@@ -33,7 +33,7 @@ from edgetwin.pdm.features.spectral import (
 )
 from edgetwin.pdm.features.timedomain import TIME_FEATURES, time_features
 
-FAMILIES: tuple[str, ...] = ("shaft", "bpfo", "bpfi", "bsf", "ftf")
+FAMILIES: tuple[str, ...] = ("shaft", "bpfo", "bpfi", "bsf", "ftf", "ball_spin")
 SIDEBANDS: dict[str, str] = {"bpfi": "shaft", "bsf": "ftf"}  # carrier family -> modulating family
 BANDS: tuple[str, ...] = ("sk", "wide")
 
