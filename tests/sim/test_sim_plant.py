@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+import yaml
 
 from edgetwin.core.config import load_plant, parse_plant
 from edgetwin.core.errors import ConfigError
@@ -217,7 +218,8 @@ def test_demo_config_loads_and_tells_its_story() -> None:
     plant = load_plant(DEMO)
     assert plant.name == "demo" and plant.sources[0].kind == "sim"
     assert len(plant.assets) >= 4
-    sim = PlantSimulator(plant, seed=int(plant.sources[0].options["seed"]), start_ns=0)
+    sim = PlantSimulator.for_source(plant, "sim", start_ns=0)
+    assert sim.seed == 7
     truth = sim.ground_truth()
     failing = [p for p, g in truth.items() if g.failure_s is not None and g.failure_s <= 36000]
     healthy = [p for p, g in truth.items() if g.fault_mode == "none"]
@@ -228,3 +230,14 @@ def test_demo_config_loads_and_tells_its_story() -> None:
     assert samples.num_rows == len(plant.assets) * 6 * 120
     assert waves is not None and waves.num_rows == len(plant.assets)
     assert len(waves["values"][0]) == 12000
+
+
+def test_for_source_checks_the_source() -> None:
+    plant = load_plant(DEMO)
+    with pytest.raises(ConfigError, match="no source named 'opc'"):
+        PlantSimulator.for_source(plant, "opc")
+    raw = yaml.safe_load(DEMO.read_text())
+    raw["sources"] = [{"name": "sim", "kind": "sim", "seed": "x"}]
+    bad = parse_plant(raw)
+    with pytest.raises(ConfigError, match=r"sources\[sim\].seed='x'"):
+        PlantSimulator.for_source(bad, "sim")

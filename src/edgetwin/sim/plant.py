@@ -121,6 +121,23 @@ class PlantSimulator:
                 self._scalars.append(_Scalars(model, names, rate, round(1e9 / rate), positions))
         self._dictionary = pa.array(ids, type=pa.string())
 
+    @classmethod
+    def for_source(
+        cls, plant: PlantConfig, source: str = "sim", start_ns: int | None = None
+    ) -> PlantSimulator:
+        """Build the simulator a `kind: sim` source of plant.yaml describes (its seed, assets)."""
+        matches = [s for s in plant.sources if s.name == source]
+        if not matches or matches[0].kind != "sim":
+            raise ConfigError(
+                f"plant {plant.name!r} has no source named {source!r} of kind 'sim'; add "
+                f"'sources: [{{name: {source}, kind: sim, seed: 0}}]'"
+            )
+        cfg = matches[0]
+        seed = cfg.options.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ConfigError(f"sources[{source}].seed={seed!r}: give a whole number >= 0")
+        return cls(plant, seed=seed, start_ns=start_ns, assets=cfg.assets or None)
+
     # ---- time ---------------------------------------------------------------------------
     @property
     def now_ns(self) -> int:
