@@ -48,8 +48,14 @@ def _waveform_batches(bursts_per_batch: int, batches: int, length: int = 12000) 
     out = []
     for b in range(batches):
         ts = T0 + (b * bursts_per_batch + np.arange(bursts_per_batch)) * 60 * 10**9
-        out.append(make_waveforms(ts, "acme/site1/area1/line1/pump1/vib_de", 12000.0,
-                                  rng.normal(size=(bursts_per_batch, length)).astype(np.float32)))
+        out.append(
+            make_waveforms(
+                ts,
+                "acme/site1/area1/line1/pump1/vib_de",
+                12000.0,
+                rng.normal(size=(bursts_per_batch, length)).astype(np.float32),
+            )
+        )
     return out
 
 
@@ -69,10 +75,14 @@ def _case(kind: str, rows: int, total: int, queue: mp.Queue) -> None:
     if kind.endswith("raw"):
         con = duckdb.connect(path)
         if kind.startswith("wave"):
-            con.execute('CREATE TABLE w (ts TIMESTAMPTZ, signal VARCHAR, rate_hz DOUBLE, "values" FLOAT[])')
+            con.execute(
+                'CREATE TABLE w (ts TIMESTAMPTZ, signal VARCHAR, rate_hz DOUBLE, "values" FLOAT[])'
+            )
             sql = "INSERT INTO w SELECT * FROM batch"
         else:
-            con.execute("CREATE TABLE s (ts TIMESTAMPTZ, signal VARCHAR, value DOUBLE, quality UTINYINT)")
+            con.execute(
+                "CREATE TABLE s (ts TIMESTAMPTZ, signal VARCHAR, value DOUBLE, quality UTINYINT)"
+            )
             sql = "INSERT INTO s SELECT * FROM batch"
         t0 = time.perf_counter()
         for batch in batches:
@@ -103,7 +113,9 @@ def _e2e(plant_hours: float, queue: mp.Queue) -> None:
     plant = load_plant(demo_plant_path())
     tmp = tempfile.mkdtemp()
     store = open_store(os.path.join(tmp, "e2e.duckdb"))
-    source = SimSource(plant, seed=7, speed=0, duration_s=plant_hours * 3600, step_s=600, start_ns=T0)
+    source = SimSource(
+        plant, seed=7, speed=0, duration_s=plant_hours * 3600, step_s=600, start_ns=T0
+    )
     pipe = Pipeline([source], store, monitors=_monitors(plant))
 
     async def main() -> float:
@@ -115,8 +127,14 @@ def _e2e(plant_hours: float, queue: mp.Queue) -> None:
 
     elapsed = asyncio.run(main())
     values = pipe.stats.samples + pipe.stats.waveform_values
-    queue.put((values / elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-               pipe.stats.samples / elapsed, pipe.stats.queue_high_water))
+    queue.put(
+        (
+            values / elapsed,
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            pipe.stats.samples / elapsed,
+            pipe.stats.queue_high_water,
+        )
+    )
     store.close()
 
 
@@ -140,31 +158,56 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Store.append vs raw DuckDB Arrow INSERT (median of {args.repeats}, fresh process and file each)")
+    table = Table(
+        title=f"Store.append vs raw DuckDB Arrow INSERT (median of {args.repeats}, fresh process and file each)"
+    )
     for col in ("table", "rows/batch", "raw", "edgetwin Store.append", "ratio", "peak RSS (MiB)"):
         table.add_column(col, justify="right")
-    cases = [("samples", 1_000, 200_000), ("samples", 10_000, 1_000_000), ("samples", 100_000, 2_000_000),
-             ("wave", 1, 200), ("wave", 10, 400)]
+    cases = [
+        ("samples", 1_000, 200_000),
+        ("samples", 10_000, 1_000_000),
+        ("samples", 100_000, 2_000_000),
+        ("wave", 1, 200),
+        ("wave", 10, 400),
+    ]
     for kind, rows, total in cases:
         raw = [_run(_case, f"{kind}_raw", rows, total) for _ in range(args.repeats)]
         ours = [_run(_case, f"{kind}_store", rows, total) for _ in range(args.repeats)]
         r = statistics.median(x[0] for x in raw)
         o = statistics.median(x[0] for x in ours)
         unit = "MB/s" if kind == "wave" else "rows/s"
-        table.add_row("waveforms" if kind == "wave" else "samples", f"{rows:,}" + (" bursts" if kind == "wave" else ""),
-                      f"{r:,.0f} {unit}", f"{o:,.0f} {unit}", f"{o / r:.2f}x",
-                      f"{max(x[1] for x in ours):.0f}")
+        table.add_row(
+            "waveforms" if kind == "wave" else "samples",
+            f"{rows:,}" + (" bursts" if kind == "wave" else ""),
+            f"{r:,.0f} {unit}",
+            f"{o:,.0f} {unit}",
+            f"{o / r:.2f}x",
+            f"{max(x[1] for x in ours):.0f}",
+        )
     Console().print(table)
 
     if not args.skip_e2e:
-        e2e = Table(title=f"End to end: sim → runtime → DuckDB → anomaly monitor, {args.plant_hours:g} h of demo plant, flat out")
-        for col in ("run", "values/s (scalar + waveform)", "scalar samples/s", "queue high-water", "peak RSS (MiB)"):
+        e2e = Table(
+            title=f"End to end: sim → runtime → DuckDB → anomaly monitor, {args.plant_hours:g} h of demo plant, flat out"
+        )
+        for col in (
+            "run",
+            "values/s (scalar + waveform)",
+            "scalar samples/s",
+            "queue high-water",
+            "peak RSS (MiB)",
+        ):
             e2e.add_column(col, justify="right")
         runs = [_run(_e2e, args.plant_hours) for _ in range(max(1, args.repeats // 2))]
         for i, (vps, rss, sps, hw) in enumerate(runs, 1):
             e2e.add_row(str(i), f"{vps:,.0f}", f"{sps:,.0f}", str(hw), f"{rss:.0f}")
-        e2e.add_row("median", f"{statistics.median(r[0] for r in runs):,.0f}",
-                    f"{statistics.median(r[2] for r in runs):,.0f}", "", "")
+        e2e.add_row(
+            "median",
+            f"{statistics.median(r[0] for r in runs):,.0f}",
+            f"{statistics.median(r[2] for r in runs):,.0f}",
+            "",
+            "",
+        )
         Console().print(e2e)
         Console().print("target: >= 1,000,000 values/s on 2 cores (issue #2)")
 

@@ -16,8 +16,14 @@ GOOD = {
             "path": "acme/site1/line1/pump1",
             "signals": [
                 {"name": "flow", "unit": "m3/h"},
-                {"name": "vib_de", "unit": "g", "kind": "waveform", "rate_hz": 12000,
-                 "burst_s": 1, "every_s": 60},
+                {
+                    "name": "vib_de",
+                    "unit": "g",
+                    "kind": "waveform",
+                    "rate_hz": 12000,
+                    "burst_s": 1,
+                    "every_s": 60,
+                },
             ],
         }
     ],
@@ -48,13 +54,29 @@ def test_good_config_loads_and_keeps_source_options() -> None:
 @pytest.mark.parametrize(
     ("path", "value", "expected"),
     [
-        (("assets", 0, "signals", 0, "unit"), "degc", "assets[0 = acme/site1/line1/pump1].signals[0 = flow].unit: unknown unit 'degc' (did you mean 'degC'?)"),
+        (
+            ("assets", 0, "signals", 0, "unit"),
+            "degc",
+            "assets[0 = acme/site1/line1/pump1].signals[0 = flow].unit: unknown unit 'degc' (did you mean 'degC'?)",
+        ),
         (("assets", 0, "signals", 0, "rate_hz"), 0, "rate_hz must be > 0"),
-        (("assets", 0, "signals", 1, "name"), "flow", "duplicate signal id 'acme/site1/line1/pump1/flow'"),
-        (("monitors", 0, "assets"), ["acme/site1/line1/pump9"], "references unknown asset 'acme/site1/line1/pump9'"),
+        (
+            ("assets", 0, "signals", 1, "name"),
+            "flow",
+            "duplicate signal id 'acme/site1/line1/pump1/flow'",
+        ),
+        (
+            ("monitors", 0, "assets"),
+            ["acme/site1/line1/pump9"],
+            "references unknown asset 'acme/site1/line1/pump9'",
+        ),
         (("alarms", 0, "signal"), "acme/site1/line1/pump1/nope", "alarm references unknown signal"),
         (("assets", 0, "path"), "a/b/c/d/e/f/g", "has 7 levels; ISA-95 allows 1 to 6"),
-        (("assets", 0, "colour"), "red", "assets[0 = acme/site1/line1/pump1].colour: unknown field"),
+        (
+            ("assets", 0, "colour"),
+            "red",
+            "assets[0 = acme/site1/line1/pump1].colour: unknown field",
+        ),
         (("sources", 0, "kind"), "kafka", "sources[0 = sim].kind"),
     ],
 )

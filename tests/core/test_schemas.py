@@ -49,8 +49,14 @@ def test_events_payload_is_json() -> None:
 
 
 def test_conform_casts_plain_strings_and_reports_missing() -> None:
-    plain = pa.table({"ts": pa.array([1], pa.int64()).cast(pa.timestamp("ns", "UTC")),
-                      "signal": ["a/x"], "value": [1.0], "quality": pa.array([192], pa.uint8())})
+    plain = pa.table(
+        {
+            "ts": pa.array([1], pa.int64()).cast(pa.timestamp("ns", "UTC")),
+            "signal": ["a/x"],
+            "value": [1.0],
+            "quality": pa.array([192], pa.uint8()),
+        }
+    )
     assert conform(plain, SAMPLES_SCHEMA, "samples").schema.equals(SAMPLES_SCHEMA)
     with pytest.raises(DataError, match=r"missing column\(s\) \['quality'\]"):
         conform(plain.drop(["quality"]), SAMPLES_SCHEMA, "samples")

@@ -114,8 +114,13 @@ def test_supervisor_restarts_with_exponential_backoff() -> None:
         received.append(t)
 
     health = asyncio.run(
-        supervise(source, emit, min_backoff_s=0.05, max_backoff_s=1.0,
-                  on_state=lambda name, state, detail: states.append(state))
+        supervise(
+            source,
+            emit,
+            min_backoff_s=0.05,
+            max_backoff_s=1.0,
+            on_state=lambda name, state, detail: states.append(state),
+        )
     )
     gaps = np.diff(source.attempts)
     assert len(source.attempts) == 3 and len(received) == 1

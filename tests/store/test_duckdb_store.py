@@ -68,10 +68,20 @@ def test_latest_per_signal_and_retention(tmp_path: Path) -> None:
         store.append(_samples(0, 10, "a/x"))
         store.append(_samples(0, 20, "a/y"))
         latest = store.latest()
-        assert dict(zip(latest.column("signal").to_pylist(), latest.column("value").to_pylist(), strict=True)) == {"a/x": 9.0, "a/y": 19.0}
+        assert dict(
+            zip(
+                latest.column("signal").to_pylist(), latest.column("value").to_pylist(), strict=True
+            )
+        ) == {"a/x": 9.0, "a/y": 19.0}
         deleted = store.apply_retention(keep_s=5, now=T0 + 20 * 10**9)
         assert deleted == 10 + 15
-        assert store.read_samples("a/y").column("value").to_pylist() == [15.0, 16.0, 17.0, 18.0, 19.0]
+        assert store.read_samples("a/y").column("value").to_pylist() == [
+            15.0,
+            16.0,
+            17.0,
+            18.0,
+            19.0,
+        ]
 
 
 def test_waveforms_and_events_round_trip(tmp_path: Path) -> None:
@@ -90,8 +100,13 @@ def test_waveforms_and_events_round_trip(tmp_path: Path) -> None:
 def test_second_writer_gets_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "h.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('ok', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('ok', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
@@ -121,7 +136,9 @@ WRITER = textwrap.dedent(
 
 def test_sigkill_mid_ingest_loses_nothing_flushed(tmp_path: Path) -> None:
     path = tmp_path / "kill.duckdb"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     acknowledged = -1
     deadline = time.monotonic() + 60

@@ -58,7 +58,7 @@ async def _run(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     await pipeline.start()
-    waiters = [asyncio.create_task(stop.wait())]
+    waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
     if until_sources_end:
         waiters.append(asyncio.create_task(pipeline.wait_sources()))
     live = None if headless else Live(view.render(title), console=console, refresh_per_second=4)
@@ -81,8 +81,9 @@ async def _run(
                 loop.remove_signal_handler(sig)
 
 
-def summarise(source: SimSource, view: LiveView, monitors: list[Any], pipeline: Pipeline,
-              wall_s: float) -> dict[str, Any]:
+def summarise(
+    source: SimSource, view: LiveView, monitors: list[Any], pipeline: Pipeline, wall_s: float
+) -> dict[str, Any]:
     """Compare what the monitor saw with the simulator's ground truth, per asset."""
     truth = source.sim.ground_truth()
     start_ns = source.sim.start_ns
@@ -102,7 +103,9 @@ def summarise(source: SimSource, view: LiveView, monitors: list[Any], pipeline: 
             "onset_h": None if onset_s is None else onset_s / 3600,
             "failure_h": None if failure_s is None else failure_s / 3600,
             "detected_h": None if detected_s is None else detected_s / 3600,
-            "lead_h": None if (detected_s is None or failure_s is None) else (failure_s - detected_s) / 3600,
+            "lead_h": None
+            if (detected_s is None or failure_s is None)
+            else (failure_s - detected_s) / 3600,
             "anomaly_events": n_anomaly,
             "false_events": n_anomaly if not fault else 0,
             "health": row.health,
@@ -123,9 +126,20 @@ def summarise(source: SimSource, view: LiveView, monitors: list[Any], pipeline: 
 
 
 def print_summary(summary: dict[str, Any]) -> None:
-    table = Table(title=f"Demo summary: {summary['plant_hours']:.1f} h of plant time in {summary['wall_s']:.1f} s "
-                        f"(detected = first anomaly event; lead = failure - detected)")
-    for col in ("asset", "injected fault", "onset h", "failure h", "detected h", "lead", "false events", "diagnosis"):
+    table = Table(
+        title=f"Demo summary: {summary['plant_hours']:.1f} h of plant time in {summary['wall_s']:.1f} s "
+        f"(detected = first anomaly event; lead = failure - detected)"
+    )
+    for col in (
+        "asset",
+        "injected fault",
+        "onset h",
+        "failure h",
+        "detected h",
+        "lead",
+        "false events",
+        "diagnosis",
+    ):
         table.add_column(col, overflow="fold")
 
     def h(v: float | None) -> str:
@@ -137,8 +151,16 @@ def print_summary(summary: dict[str, Any]) -> None:
         else:
             lead = "—"
         false = str(a["false_events"]) if not a["fault"] else "—"
-        table.add_row(path.rsplit("/", 1)[-1], a["fault"] or "healthy", h(a["onset_h"]), h(a["failure_h"]),
-                      h(a["detected_h"]), lead, false, a["diagnosis"] or "")
+        table.add_row(
+            path.rsplit("/", 1)[-1],
+            a["fault"] or "healthy",
+            h(a["onset_h"]),
+            h(a["failure_h"]),
+            h(a["detected_h"]),
+            lead,
+            false,
+            a["diagnosis"] or "",
+        )
     console.print(table)
     console.print(
         f"pipeline: {summary['samples']:,} samples + {summary['waveform_values']:,} waveform values "
@@ -149,34 +171,52 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 def demo_command(
     duration: str = typer.Option("10m", help="wall-clock run time (90s, 10m, 1h)"),
-    speed: float = typer.Option(60.0, help="plant seconds per wall second (0 = as fast as possible)"),
+    speed: float = typer.Option(
+        60.0, help="plant seconds per wall second (0 = as fast as possible)"
+    ),
     plant_time: str = typer.Option("", help="plant time to simulate (default: duration x speed)"),
     headless: bool = typer.Option(False, help="no live table (for CI and scripts)"),
     db: Path = typer.Option(Path("edgetwin.duckdb"), help="DuckDB history file (replaced)"),
     seed: int = typer.Option(7, help="simulator seed"),
-    plant: Path | None = typer.Option(None, help="plant.yaml with sim assets (default: the built-in demo)"),
+    plant: Path | None = typer.Option(
+        None, help="plant.yaml with sim assets (default: the built-in demo)"
+    ),
 ) -> None:
     """Run the simulated plant end to end and check the detector against the ground truth."""
     plant_cfg = load_plant(plant or demo_plant_path())
     wall_s = parse_duration_s(duration)
-    horizon_s = parse_duration_s(plant_time) if plant_time else wall_s * (speed if speed > 0 else 60.0)
+    horizon_s = (
+        parse_duration_s(plant_time) if plant_time else wall_s * (speed if speed > 0 else 60.0)
+    )
     for suffix in ("", ".wal"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     store = open_store(db)
     sim_cfg = next((s for s in plant_cfg.sources if s.kind == "sim"), None)
-    source = build_source(sim_cfg, plant_cfg, speed=speed, duration_s=horizon_s, seed=seed) if sim_cfg \
+    source = (
+        build_source(sim_cfg, plant_cfg, speed=speed, duration_s=horizon_s, seed=seed)
+        if sim_cfg
         else SimSource(plant_cfg, seed=seed, speed=speed, duration_s=horizon_s)
+    )
     assert isinstance(source, SimSource)
     monitors = _monitors(plant_cfg)
     view = LiveView([a.path for a in plant_cfg.assets])
     pipeline = Pipeline([source], store, monitors=monitors)
     pipeline.add_listener(view)
-    console.print(f"edgetwin demo: {len(plant_cfg.assets)} assets, {horizon_s / 3600:.1f} h of plant time "
-                  f"at speed {speed:g}; history in {db}")
+    console.print(
+        f"edgetwin demo: {len(plant_cfg.assets)} assets, {horizon_s / 3600:.1f} h of plant time "
+        f"at speed {speed:g}; history in {db}"
+    )
     t0 = time.monotonic()
     try:
-        asyncio.run(_run(pipeline, view, headless=headless, title=f"edgetwin demo — {plant_cfg.name}",
-                         until_sources_end=True))
+        asyncio.run(
+            _run(
+                pipeline,
+                view,
+                headless=headless,
+                title=f"edgetwin demo — {plant_cfg.name}",
+                until_sources_end=True,
+            )
+        )
     finally:
         store.close()
     print_summary(summarise(source, view, monitors, pipeline, time.monotonic() - t0))
@@ -197,7 +237,14 @@ def run_command(
     pipeline = Pipeline(sources, store, monitors=_monitors(plant_cfg))
     pipeline.add_listener(view)
     try:
-        asyncio.run(_run(pipeline, view, headless=headless, title=f"edgetwin — {plant_cfg.name}",
-                         until_sources_end=False))
+        asyncio.run(
+            _run(
+                pipeline,
+                view,
+                headless=headless,
+                title=f"edgetwin — {plant_cfg.name}",
+                until_sources_end=False,
+            )
+        )
     finally:
         store.close()

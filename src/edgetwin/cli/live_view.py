@@ -65,16 +65,44 @@ class LiveView:
 
     def render(self, title: str) -> Table:
         table = Table(title=title, expand=False)
-        for col in ("asset", "health", "anomaly score", "RUL (cycles)", "diagnosis", "events", "last event"):
+        for col in (
+            "asset",
+            "health",
+            "anomaly score",
+            "RUL (cycles)",
+            "diagnosis",
+            "events",
+            "last event",
+        ):
             table.add_column(col)
         for path, row in self.rows.items():
             health = "—" if row.health is None else f"{row.health:.2f}"
-            style = "" if row.health is None else ("green" if row.health > 0.8 else "yellow" if row.health > 0.4 else "red")
+            style = (
+                ""
+                if row.health is None
+                else ("green" if row.health > 0.8 else "yellow" if row.health > 0.4 else "red")
+            )
             score = "fitting…" if row.anomaly_score is None else f"{row.anomaly_score:.2f}"
-            rul = "—" if row.rul is None else (
-                f"{row.rul:.0f}" + (f" [{row.rul_lo:.0f}, {row.rul_hi:.0f}]" if row.rul_lo is not None and row.rul_hi is not None else "")
+            rul = (
+                "—"
+                if row.rul is None
+                else (
+                    f"{row.rul:.0f}"
+                    + (
+                        f" [{row.rul_lo:.0f}, {row.rul_hi:.0f}]"
+                        if row.rul_lo is not None and row.rul_hi is not None
+                        else ""
+                    )
+                )
             )
             last = row.events[-1][1] if row.events else ""
-            table.add_row(path, f"[{style}]{health}[/]" if style else health, score, rul,
-                          row.diagnosis, str(len(row.events)), last)
+            table.add_row(
+                path,
+                f"[{style}]{health}[/]" if style else health,
+                score,
+                rul,
+                row.diagnosis,
+                str(len(row.events)),
+                last,
+            )
         return table

@@ -26,14 +26,22 @@ _app.command("demo")(demo_command)
 _app.command("run")(run_command)
 _app.command("query")(query_command)
 for name, group in (
-    ("pdm", pdm.app), ("vision", vision.app), ("module", module.app), ("trace", trace.app),
-    ("sim", sim.app), ("server", server.app), ("aas", aas.app), ("token", token.app),
+    ("pdm", pdm.app),
+    ("vision", vision.app),
+    ("module", module.app),
+    ("trace", trace.app),
+    ("sim", sim.app),
+    ("server", server.app),
+    ("aas", aas.app),
+    ("token", token.app),
 ):
     _app.add_typer(group, name=name)
 
 
 @_app.callback()
-def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="log at DEBUG level")) -> None:
+def _main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="log at DEBUG level"),
+) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -14,7 +14,9 @@ from edgetwin.store.timeutil import parse_duration_s, to_ns
 
 
 def query_command(
-    signal: str = typer.Argument(..., help="signal id, e.g. acme/site1/area1/line1/pump1/motor_temp"),
+    signal: str = typer.Argument(
+        ..., help="signal id, e.g. acme/site1/area1/line1/pump1/motor_temp"
+    ),
     since: str = typer.Option("1h", help="how far back: a duration (15m, 1h, 7d) or an ISO time"),
     until: str = typer.Option("", help="end: an ISO time (default: the newest sample)"),
     every: str = typer.Option("1m", help="bucket width (10s, 1m, 1h)"),

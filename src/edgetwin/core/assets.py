@@ -77,7 +77,9 @@ class Signal(BaseModel):
             if self.burst_s is None or self.burst_s <= 0:
                 raise ValueError("waveform signals need burst_s > 0 (seconds per burst)")
             if self.every_s is None or self.every_s < self.burst_s:
-                raise ValueError("waveform signals need every_s >= burst_s (seconds between bursts)")
+                raise ValueError(
+                    "waveform signals need every_s >= burst_s (seconds between bursts)"
+                )
         return self
 
 
@@ -89,7 +91,9 @@ class Asset(BaseModel):
     path: str
     type: str = "generic"
     description: str = ""
-    nameplate: dict[str, Any] = Field(default_factory=dict, description="manufacturer, model, serial…")
+    nameplate: dict[str, Any] = Field(
+        default_factory=dict, description="manufacturer, model, serial…"
+    )
     model: dict[str, Any] = Field(
         default_factory=dict, description="behaviour model parameters for sim/ (kind + params)"
     )

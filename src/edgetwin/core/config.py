@@ -168,7 +168,9 @@ def _format_loc(loc: tuple[Any, ...], raw: Any) -> str:
             if isinstance(node, list) and 0 <= key < len(node) and isinstance(node[key], dict):
                 item = node[key]
                 label = item.get("path") or item.get("name") or item.get("signal") or ""
-            parts[-1:] = [f"{parts[-1] if parts else ''}[{key}{' = ' + str(label) if label else ''}]"]
+            parts[-1:] = [
+                f"{parts[-1] if parts else ''}[{key}{' = ' + str(label) if label else ''}]"
+            ]
             node = node[key] if isinstance(node, list) and 0 <= key < len(node) else None
         else:
             parts.append(str(key))
@@ -200,7 +202,9 @@ def load_plant(path: str | Path) -> PlantConfig:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{p}: cannot read plant config ({exc.strerror}); check the path") from None
+        raise ConfigError(
+            f"{p}: cannot read plant config ({exc.strerror}); check the path"
+        ) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

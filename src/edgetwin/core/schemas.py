@@ -91,7 +91,9 @@ def make_samples(
     n = len(values)
     ts_arr = _ts_array(ts)
     if len(ts_arr) != n:
-        raise DataError(f"field 'ts' has {len(ts_arr)} rows but 'value' has {n}; pass one ts per value")
+        raise DataError(
+            f"field 'ts' has {len(ts_arr)} rows but 'value' has {n}; pass one ts per value"
+        )
     q = np.asarray(quality, dtype=np.uint8)
     if q.ndim == 0:
         q = np.full(n, int(q), dtype=np.uint8)
@@ -112,7 +114,9 @@ def make_waveforms(
     if block.ndim == 1:
         block = block[None, :]
     if block.ndim != 2:
-        raise DataError(f"field 'values': expected a 2-D array (bursts x samples), got {block.ndim}-D")
+        raise DataError(
+            f"field 'values': expected a 2-D array (bursts x samples), got {block.ndim}-D"
+        )
     n, width = block.shape
     ts_arr = _ts_array(ts)
     if len(ts_arr) != n:

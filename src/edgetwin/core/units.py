@@ -9,21 +9,55 @@ from __future__ import annotations
 KNOWN_UNITS: frozenset[str] = frozenset(
     {
         # dimensionless and ratios
-        "1", "%", "ratio", "count", "score", "health",
+        "1",
+        "%",
+        "ratio",
+        "count",
+        "score",
+        "health",
         # time and cycles
-        "s", "ms", "min", "h", "cycles",
+        "s",
+        "ms",
+        "min",
+        "h",
+        "cycles",
         # temperature
-        "degC", "K", "degF",
+        "degC",
+        "K",
+        "degF",
         # pressure
-        "bar", "Pa", "kPa", "MPa", "psi",
+        "bar",
+        "Pa",
+        "kPa",
+        "MPa",
+        "psi",
         # flow and volume
-        "m3/h", "L/min", "L/s", "kg/s", "kg/h",
+        "m3/h",
+        "L/min",
+        "L/s",
+        "kg/s",
+        "kg/h",
         # electrical
-        "A", "V", "W", "kW", "Hz", "kWh",
+        "A",
+        "V",
+        "W",
+        "kW",
+        "Hz",
+        "kWh",
         # mechanical
-        "rpm", "N", "Nm", "mm", "m", "um", "mm/s", "m/s2", "g",
+        "rpm",
+        "N",
+        "Nm",
+        "mm",
+        "m",
+        "um",
+        "mm/s",
+        "m/s2",
+        "g",
         # chemical / process
-        "mol%", "ppm", "pH",
+        "mol%",
+        "ppm",
+        "pH",
     }
 )
 

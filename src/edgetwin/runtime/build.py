@@ -30,7 +30,9 @@ def _load(dotted: str) -> Any:
     try:
         return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"source factory {dotted} is not available in this build: {exc}") from None
+        raise ConfigError(
+            f"source factory {dotted} is not available in this build: {exc}"
+        ) from None
 
 
 def build_source(cfg: SourceConfig, plant: PlantConfig, **sim_overrides: Any) -> Source:
@@ -64,8 +66,12 @@ def build_monitor(cfg: MonitorConfig, plant: PlantConfig) -> Monitor:
                 f"monitor {cfg.name!r}: unknown option(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
             )
         return AnomalyMonitor(
-            plant, name=cfg.name, assets=cfg.assets or None, window_s=cfg.window_s,
-            fit_s=cfg.fit_s, **cfg.options,
+            plant,
+            name=cfg.name,
+            assets=cfg.assets or None,
+            window_s=cfg.window_s,
+            fit_s=cfg.fit_s,
+            **cfg.options,
         )
     from edgetwin.runtime.module_monitor import ModuleMonitor
 

@@ -96,7 +96,9 @@ class Pipeline:
         self._consumer = asyncio.create_task(self._consume(), name="pipeline-consumer")
         for source in self.sources:
             task = asyncio.create_task(
-                supervise(source, self.emit, on_state=self._state, health=self.source_health[source.name]),
+                supervise(
+                    source, self.emit, on_state=self._state, health=self.source_health[source.name]
+                ),
                 name=f"source-{source.name}",
             )
             self._source_tasks.append(task)
@@ -125,7 +127,10 @@ class Pipeline:
                 log.exception("sink %s failed to stop", sink.name)
         log.info(
             "pipeline stopped: %d samples, %d waveform bursts, %d events, %d derived samples",
-            self.stats.samples, self.stats.waveforms, self.stats.events, self.stats.derived_samples,
+            self.stats.samples,
+            self.stats.waveforms,
+            self.stats.events,
+            self.stats.derived_samples,
         )
 
     def _flush_monitors(self) -> list[pa.Table]:

@@ -68,12 +68,20 @@ async def supervise(
                 delay = min_backoff_s
             health.restarts += 1
             if max_restarts is not None and health.restarts > max_restarts:
-                log.error("source %s failed %d times, giving up: %s", source.name, health.restarts, exc)
+                log.error(
+                    "source %s failed %d times, giving up: %s", source.name, health.restarts, exc
+                )
                 report("down", health.last_error)
                 return health
             wait = delay * (1.0 + 0.2 * random.random())
             health.next_retry_s = wait
-            log.warning("source %s failed (%s); restart %d in %.1f s", source.name, exc, health.restarts, wait)
+            log.warning(
+                "source %s failed (%s); restart %d in %.1f s",
+                source.name,
+                exc,
+                health.restarts,
+                wait,
+            )
             report("down", health.last_error)
             await asyncio.sleep(wait)
             delay = min(delay * 2.0, max_backoff_s)

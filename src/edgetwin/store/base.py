@@ -41,7 +41,11 @@ class Store(Protocol):
     ) -> pa.Table: ...
 
     def read_events(
-        self, source: str | None = None, start: object = None, end: object = None, kind: str | None = None
+        self,
+        source: str | None = None,
+        start: object = None,
+        end: object = None,
+        kind: str | None = None,
     ) -> pa.Table: ...
 
     def downsample(

@@ -126,7 +126,8 @@ class DuckDBStore:
             cur.register("batch", batch)
             try:
                 overlap = cur.execute(
-                    f"SELECT count(*) FROM {kind} WHERE ts_ns BETWEEN ? AND ?", [lo.as_py(), hi.as_py()]
+                    f"SELECT count(*) FROM {kind} WHERE ts_ns BETWEEN ? AND ?",
+                    [lo.as_py(), hi.as_py()],
                 ).fetchall()[0][0]
                 dup_in_batch = False
                 if overlap == 0 and batch.num_rows > 1:
@@ -161,10 +162,14 @@ class DuckDBStore:
         if keys[0] == "signal":
             idx = batch.column("signal").combine_chunks().indices.to_numpy()
             new_run = idx[1:] != idx[:-1]
-            if np.all(new_run | (ts[1:] > ts[:-1])) and int(new_run.sum()) + 1 == len(np.unique(idx)):
+            if np.all(new_run | (ts[1:] > ts[:-1])) and int(new_run.sum()) + 1 == len(
+                np.unique(idx)
+            ):
                 return False
         key = ", ".join(keys)
-        n, distinct = cur.execute(f"SELECT count(*), count(DISTINCT ({key})) FROM batch").fetchall()[0]
+        n, distinct = cur.execute(
+            f"SELECT count(*), count(DISTINCT ({key})) FROM batch"
+        ).fetchall()[0]
         return bool(n != distinct)
 
     # -- reading ---------------------------------------------------------------------------
@@ -180,7 +185,11 @@ class DuckDBStore:
 
     @staticmethod
     def _where(
-        column: str, values: list[str] | None, start: object, end: object, extra: dict[str, Any] | None = None
+        column: str,
+        values: list[str] | None,
+        start: object,
+        end: object,
+        extra: dict[str, Any] | None = None,
     ) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
@@ -210,7 +219,8 @@ class DuckDBStore:
     ) -> pa.Table:
         where, params = self._where("signal", _as_list(signals), start, end)
         raw = self._query(
-            f"SELECT ts_ns, signal, value, quality FROM samples{where} ORDER BY signal, ts_ns", params
+            f"SELECT ts_ns, signal, value, quality FROM samples{where} ORDER BY signal, ts_ns",
+            params,
         )
         return self._to_schema(raw, SAMPLES_SCHEMA)
 
@@ -225,11 +235,16 @@ class DuckDBStore:
         return self._to_schema(raw, WAVEFORMS_SCHEMA)
 
     def read_events(
-        self, source: str | None = None, start: object = None, end: object = None, kind: str | None = None
+        self,
+        source: str | None = None,
+        start: object = None,
+        end: object = None,
+        kind: str | None = None,
     ) -> pa.Table:
         where, params = self._where("source", None, start, end, {"source": source, "kind": kind})
         raw = self._query(
-            f"SELECT ts_ns, source, kind, severity, payload FROM events{where} ORDER BY ts_ns", params
+            f"SELECT ts_ns, source, kind, severity, payload FROM events{where} ORDER BY ts_ns",
+            params,
         )
         return self._to_schema(raw, EVENTS_SCHEMA)
 
@@ -242,7 +257,9 @@ class DuckDBStore:
         aggs: tuple[Agg, ...] = ("min", "max", "avg", "last"),
     ) -> pa.Table:
         if every_s <= 0:
-            raise StoreError(f"every_s must be > 0 (got {every_s}); give the bucket width in seconds")
+            raise StoreError(
+                f"every_s must be > 0 (got {every_s}); give the bucket width in seconds"
+            )
         unknown = [a for a in aggs if a not in _AGG_SQL]
         if unknown:
             raise StoreError(f"unknown aggregate(s) {unknown}; choose from {sorted(_AGG_SQL)}")
@@ -285,7 +302,9 @@ class DuckDBStore:
             try:
                 for kind in _TABLES:
                     deleted += int(
-                        cur.execute(f"DELETE FROM {kind} WHERE ts_ns < ?", [cutoff]).fetchall()[0][0]
+                        cur.execute(f"DELETE FROM {kind} WHERE ts_ns < ?", [cutoff]).fetchall()[0][
+                            0
+                        ]
                     )
             finally:
                 cur.close()

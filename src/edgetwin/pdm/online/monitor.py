@@ -40,7 +40,9 @@ def health_from_score(score: float) -> float:
 @dataclass
 class _AssetState:
     features: list[str]
-    open_windows: dict[int, dict[str, list[float]]] = field(default_factory=lambda: defaultdict(dict))
+    open_windows: dict[int, dict[str, list[float]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
     last_row: np.ndarray | None = None
     fit_rows: list[np.ndarray] = field(default_factory=list)
     seen_windows: int = 0
@@ -60,6 +62,7 @@ class _AssetState:
         if not self.has_waves:
             return self.max_scalar
         return min(self.max_scalar, self.max_wave + self.wave_lag)
+
     scores: list[tuple[int, float]] = field(default_factory=list)
 
 
@@ -104,7 +107,9 @@ class AnomalyMonitor:
                     lag = max(lag, math.ceil((sig.every_s or window_s) / window_s))
                 self._asset_of[asset.signal_id(sig.name)] = asset.path
             self._assets[asset.path] = _AssetState(
-                features=names, wave_lag=lag, has_waves=any(s.kind == "waveform" for s in asset.signals)
+                features=names,
+                wave_lag=lag,
+                has_waves=any(s.kind == "waveform" for s in asset.signals),
             )
 
     # -- ingest ----------------------------------------------------------------------------
@@ -129,7 +134,9 @@ class AnomalyMonitor:
                 if owner is None or count == 0:
                     continue
                 state = self._assets[owner]
-                state.open_windows[bucket].setdefault(signal.rsplit("/", 1)[-1], []).append(total / count)
+                state.open_windows[bucket].setdefault(signal.rsplit("/", 1)[-1], []).append(
+                    total / count
+                )
                 state.max_scalar = max(state.max_scalar, bucket)
                 touched.add(owner)
         out: list[pa.Table] = []
@@ -199,12 +206,24 @@ class AnomalyMonitor:
     def _fit(self, path: str, state: _AssetState, end_ns: int) -> pa.Table:
         X = np.vstack(state.fit_rows)
         state.model = PCAT2Q(variance=self.variance, alpha=self.alpha).fit(X)
-        log.info("%s: anomaly model fitted on %d windows, %d components", path, len(X),
-                 state.model.n_components_)
+        log.info(
+            "%s: anomaly model fitted on %d windows, %d components",
+            path,
+            len(X),
+            state.model.n_components_,
+        )
         return make_events(
-            np.array([end_ns]), path, "model_fitted", 100,
-            {"module": MODULE_ID, "windows": len(X), "components": state.model.n_components_,
-             "features": state.features, "alpha": self.alpha},
+            np.array([end_ns]),
+            path,
+            "model_fitted",
+            100,
+            {
+                "module": MODULE_ID,
+                "windows": len(X),
+                "components": state.model.n_components_,
+                "features": state.features,
+                "alpha": self.alpha,
+            },
         )
 
     def _update_alarm(
@@ -226,7 +245,10 @@ class AnomalyMonitor:
             contrib = state.model.contributions(row)
             top = np.argsort(contrib)[::-1][:3]
             return make_events(
-                np.array([end_ns]), path, "anomaly", 600,
+                np.array([end_ns]),
+                path,
+                "anomaly",
+                600,
                 {
                     "module": MODULE_ID,
                     "score": round(score, 3),
@@ -239,7 +261,10 @@ class AnomalyMonitor:
         if state.in_anomaly and state.under >= self.persist:
             state.in_anomaly = False
             return make_events(
-                np.array([end_ns]), path, "anomaly_cleared", 200,
+                np.array([end_ns]),
+                path,
+                "anomaly_cleared",
+                200,
                 {"module": MODULE_ID, "score": round(score, 3), "opened_at_ns": state.opened_at_ns},
             )
         return None

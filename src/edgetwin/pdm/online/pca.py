@@ -42,7 +42,9 @@ class PCAT2Q:
         X = np.asarray(X, dtype=np.float64)
         n, m = X.shape
         if n < m + 3:
-            raise DataError(f"PCAT2Q.fit needs more rows than features + 2 (got {n} rows, {m} features)")
+            raise DataError(
+                f"PCAT2Q.fit needs more rows than features + 2 (got {n} rows, {m} features)"
+            )
         self.limit_scale_ = 1.0
         n_cal = int(n * self.calibration)
         if self.calibration > 0 and n_cal >= 3 and n - n_cal >= m + 3:
@@ -57,7 +59,9 @@ class PCAT2Q:
     def _fit_pca(self, X: np.ndarray) -> None:
         n, m = X.shape
         self.mean_ = X.mean(axis=0)
-        self.scale_ = np.maximum(X.std(axis=0, ddof=1), self.min_std * np.maximum(1.0, np.abs(self.mean_)))
+        self.scale_ = np.maximum(
+            X.std(axis=0, ddof=1), self.min_std * np.maximum(1.0, np.abs(self.mean_))
+        )
         Z = (X - self.mean_) / self.scale_
         _, s, vt = np.linalg.svd(Z, full_matrices=False)
         eig = s**2 / (n - 1)

@@ -31,8 +31,13 @@ def scalar_window_sums(table: pa.Table, window_ns: int) -> list[tuple[str, int, 
     """(signal, window index, sum, count) for every signal and window present in a samples batch."""
     bucket = pc.divide(table.column("ts").cast(pa.int64()), pa.scalar(window_ns, pa.int64()))
     grouped = (
-        pa.table({"signal": table.column("signal").cast(pa.string()), "bucket": bucket,
-                  "value": table.column("value")})
+        pa.table(
+            {
+                "signal": table.column("signal").cast(pa.string()),
+                "bucket": bucket,
+                "value": table.column("value"),
+            }
+        )
         .group_by(["signal", "bucket"])
         .aggregate([("value", "sum"), ("value", "count")])
     )
@@ -47,9 +52,7 @@ def scalar_window_sums(table: pa.Table, window_ns: int) -> list[tuple[str, int, 
     )
 
 
-def waveform_window_features(
-    table: pa.Table, window_ns: int
-) -> list[tuple[str, int, np.ndarray]]:
+def waveform_window_features(table: pa.Table, window_ns: int) -> list[tuple[str, int, np.ndarray]]:
     """(signal, window index, features) for every burst in a waveforms batch."""
     out: list[tuple[str, int, np.ndarray]] = []
     signals = table.column("signal").cast(pa.string()).to_pylist()

@@ -1,0 +1,59 @@
+"""`edgetwin demo` headless, short: the injected fault is caught before failure, no false events."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from edgetwin.cli.main import _app
+
+
+def test_demo_headless_detects_outer_race_fault(tmp_path: Path) -> None:
+    db = tmp_path / "demo.duckdb"
+    result = CliRunner().invoke(
+        _app,
+        ["demo", "--headless", "--speed", "0", "--plant-time", "2.5h", "--db", str(db)],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
+    row = re.search(
+        r"│ pump2\s+│ outer_race\s+│ 1\.50\s+│ 8\.00\s+│ (\d+\.\d+)\s+│ (\d+\.\d+) h", out
+    )
+    assert row, out
+    detected_h, lead_h = float(row.group(1)), float(row.group(2))
+    assert 1.5 <= detected_h < 2.0  # after the onset, within half an hour
+    assert lead_h > 6.0
+    for healthy in ("pump1", "pump3", "fan1"):
+        assert re.search(rf"│ {healthy}\s+│ healthy\s+│ —\s+│ —\s+│ —\s+│ —\s+│ 0 ", out), out
+
+    query = CliRunner().invoke(
+        _app,
+        [
+            "query",
+            "acme/site1/area1/line1/pump2/anomaly_score",
+            "--since",
+            "1h",
+            "--every",
+            "15m",
+            "--db",
+            str(db),
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert query.exit_code == 0, query.output
+    rows = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d .*│\s+(\d+) │", query.output)
+    assert 4 <= len(rows) <= 5  # an hour in 15-minute buckets (the first may be partial)
+    assert sum(int(n) for n in rows) == 60  # one score per 60 s window over the last hour
+
+
+def test_query_unknown_signal_lists_known_ones(tmp_path: Path) -> None:
+    db = tmp_path / "demo.duckdb"
+    CliRunner().invoke(
+        _app, ["demo", "--headless", "--speed", "0", "--plant-time", "10m", "--db", str(db)]
+    )
+    result = CliRunner().invoke(_app, ["query", "nope/x", "--db", str(db)])
+    assert result.exit_code != 0
+    assert "has no samples" in str(result.exception) and "acme/site1" in str(result.exception)
