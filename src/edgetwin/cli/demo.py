@@ -28,6 +28,7 @@ from edgetwin.runtime.pipeline import Pipeline
 from edgetwin.runtime.sim_source import SimSource
 from edgetwin.store import open_store
 from edgetwin.store.timeutil import parse_duration_s
+from edgetwin.twin import Twin
 
 log = logging.getLogger(__name__)
 console = Console()
@@ -36,6 +37,11 @@ console = Console()
 def demo_plant_path() -> Path:
     """The demo plant shipped inside the package."""
     return Path(str(resources.files("edgetwin.sim") / "plants" / "demo.yaml"))
+
+
+def _state_dir(db: Path) -> Path:
+    """Work orders and other twin state live beside the history file."""
+    return db.with_name(db.stem + ".state")
 
 
 def _monitors(plant: PlantConfig) -> list[Any]:
@@ -200,7 +206,8 @@ def demo_command(
     assert isinstance(source, SimSource)
     monitors = _monitors(plant_cfg)
     view = LiveView([a.path for a in plant_cfg.assets])
-    pipeline = Pipeline([source], store, monitors=monitors)
+    twin = Twin.from_config(plant_cfg, state_dir=_state_dir(db))
+    pipeline = Pipeline([source], store, monitors=monitors, twin=twin)
     pipeline.add_listener(view)
     console.print(
         f"edgetwin demo: {len(plant_cfg.assets)} assets, {horizon_s / 3600:.1f} h of plant time "
@@ -234,7 +241,8 @@ def run_command(
         raise typer.BadParameter(f"{plant}: no sources configured; add a 'sources:' entry")
     store = open_store(db)
     view = LiveView([a.path for a in plant_cfg.assets])
-    pipeline = Pipeline(sources, store, monitors=_monitors(plant_cfg))
+    twin = Twin.from_config(plant_cfg, state_dir=_state_dir(db))
+    pipeline = Pipeline(sources, store, monitors=_monitors(plant_cfg), twin=twin)
     pipeline.add_listener(view)
     try:
         asyncio.run(

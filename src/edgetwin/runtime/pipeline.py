@@ -188,8 +188,17 @@ class Pipeline:
         await self._publish(table)
 
     async def _publish(self, table: pa.Table) -> None:
+        alarms = None
         if self.twin is not None and "values" not in table.column_names:
-            self.twin.ingest(table)
+            # the twin evaluates ISA-18.2 alarms on what it ingests; their events are history too
+            alarms = self.twin.ingest(table)
+        await self._fan_out(table)
+        if alarms is not None and alarms.num_rows:
+            self.stats.events += alarms.num_rows
+            await self._store(alarms)
+            await self._fan_out(alarms)
+
+    async def _fan_out(self, table: pa.Table) -> None:
         for fn in self._listeners:
             fn(table)
         if "values" in table.column_names:
