@@ -34,8 +34,9 @@ def test_pca_scores_healthy_low_and_broken_correlation_high() -> None:
 
 def test_health_is_one_below_limit_and_falls_on_log_scale() -> None:
     assert health_from_score(0.3) == 1.0
-    assert health_from_score(10.0) == 0.5
-    assert health_from_score(1000.0) == 0.0
+    assert health_from_score(10.0) == 0.75
+    assert health_from_score(100.0) == 0.5
+    assert health_from_score(1e5) == 0.0
 
 
 PLANT = parse_plant(

@@ -33,8 +33,12 @@ MODULE_ID = "edgetwin.pdm.online.PCAT2Q"
 
 
 def health_from_score(score: float) -> float:
-    """1 up to the limit, 0.5 at ten times it, 0 at a hundred times (log scale)."""
-    return float(np.clip(1.0 - math.log10(max(score, 1.0)) / 2.0, 0.0, 1.0))
+    """1 up to the alarm limit, then down a log scale: 0.75 at 10x, 0.5 at 100x, 0 at 10,000x.
+
+    Scores of a growing fault span decades (a spall takes the score from 3 to 1,000 on its way
+    to failure), so a log scale keeps health informative all the way instead of hitting 0 early.
+    """
+    return float(np.clip(1.0 - math.log10(max(score, 1.0)) / 4.0, 0.0, 1.0))
 
 
 @dataclass
