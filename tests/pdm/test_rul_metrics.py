@@ -1,0 +1,89 @@
+"""RUL metrics, target capping, windows and conformal intervals on hand-checked values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from edgetwin.core.errors import DataError
+from edgetwin.pdm.metrics import interval_coverage, mean_interval_width, phm08_score, rmse
+from edgetwin.pdm.rul.conformal import MondrianIntervals, rul_with_interval
+from edgetwin.pdm.rul.windows import all_windows, cap_rul, last_window, preprocess_histories
+
+
+def test_phm08_score_hand_computed() -> None:
+    # late by 10: e^(10/10)-1 ; early by 13: e^(13/13)-1 ; exact: 0
+    assert phm08_score([50, 50, 50], [60, 37, 50]) == pytest.approx(2 * (math.e - 1))
+    # late costs more than early by the same amount
+    assert phm08_score([100], [120]) == pytest.approx(math.exp(2) - 1)
+    assert phm08_score([100], [80]) == pytest.approx(math.exp(20 / 13) - 1)
+    assert phm08_score([100], [120]) > phm08_score([100], [80])
+
+
+def test_rmse_and_interval_metrics() -> None:
+    assert rmse([0, 0, 0, 0], [1, -1, 3, -3]) == pytest.approx(math.sqrt(5))
+    assert interval_coverage([1, 5, 10], [0, 6, 10], [2, 7, 10]) == pytest.approx(2 / 3)
+    assert mean_interval_width([0, 6], [2, 10]) == 3.0
+    with pytest.raises(DataError, match="y_true has 2 values but y_pred has 1"):
+        rmse([1, 2], [1])
+
+
+def test_cap_rul_piecewise_linear() -> None:
+    assert cap_rul(np.array([300, 126, 125, 124, 0])).tolist() == [125, 125, 125, 124, 0]
+    assert cap_rul(np.array([200, 10]), 130).tolist() == [130, 10]
+
+
+def test_windows_pad_with_first_row() -> None:
+    norm = np.arange(12, dtype=np.float32).reshape(4, 3)  # 4 cycles, 3 features
+    w = all_windows(norm, 3)
+    assert w.shape == (4, 3, 3)
+    assert np.array_equal(w[0], np.stack([norm[0]] * 3))  # cycle 1: padded twice
+    assert np.array_equal(w[1], norm[[0, 0, 1]])
+    assert np.array_equal(w[3], norm[1:4])
+    assert np.array_equal(last_window(norm, 6), norm[[0, 0, 0, 1, 2, 3]])
+    assert np.array_equal(last_window(norm, 2), norm[2:])
+
+
+def _identity_params(window: int) -> dict:
+    return {
+        "n_settings": 3,
+        "n_raw_sensors": 21,
+        "window": window,
+        "settings_center": [0, 0, 0],
+        "settings_scale": [1, 1, 1],
+        "centroids": [[0, 0, 0]],
+        "sensor_columns": [0, 20],
+        "mean": [[1.0, 0.0]],
+        "std": [[2.0, 1.0]],
+    }
+
+
+def test_preprocess_histories_layouts() -> None:
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(7, 24))
+    x = preprocess_histories(h, **_identity_params(5))
+    assert x.shape == (1, 5, 2) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0, :, 0], (h[2:, 3] - 1.0) / 2.0, rtol=1e-6)
+    np.testing.assert_allclose(x[0, :, 1], h[2:, 23], rtol=1e-6)
+    full = np.column_stack([np.ones(7), np.arange(1, 8), h])  # unit and cycle first
+    np.testing.assert_array_equal(preprocess_histories(full, **_identity_params(5)), x)
+    ragged = preprocess_histories([h, h[:2]], **_identity_params(5))
+    assert ragged.shape == (2, 5, 2)
+    with pytest.raises(DataError, match="history 0 has shape"):
+        preprocess_histories(np.zeros((5, 10)), **_identity_params(5))
+
+
+def test_mondrian_intervals_cover_heteroscedastic_noise() -> None:
+    rng = np.random.default_rng(1)
+    pred = rng.uniform(0, 125, 8000)
+    y = pred + rng.normal(0, 1 + 0.2 * pred)  # wider errors at high predicted RUL
+    cal = MondrianIntervals(coverage=0.9, n_bins=4).fit(y[:4000], pred[:4000])
+    lo, hi = cal.predict(pred[4000:])
+    assert 0.88 <= interval_coverage(y[4000:], lo, hi) <= 0.92
+    width = hi - lo
+    assert width[pred[4000:] > 100].mean() > 3 * width[pred[4000:] < 25].mean()
+    out = rul_with_interval(np.array([[-3.0], [60.0]]), **cal.to_params())
+    assert out["rul"][0] == 0.0 and out["rul_lo"][0] == 0.0
+    assert out["rul_lo"][1] <= 60.0 <= out["rul_hi"][1]

@@ -1,0 +1,71 @@
+"""A tiny real training run beats a trivial baseline, and the exported module matches torch."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from edgetwin.edge import EdgeModule, read_manifest  # noqa: E402
+from edgetwin.pdm.datasets.cmapss import load_runs, load_truth  # noqa: E402
+from edgetwin.pdm.metrics import rmse  # noqa: E402
+from edgetwin.pdm.rul.estimator import CnnRulRegressor  # noqa: E402
+from edgetwin.pdm.rul.module import evaluate_module, export_module, predict_last  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    # module-scoped (train once for all tests here), so the function-scoped fixture can't be used
+    root = (
+        Path(
+            os.environ.get("EDGETWIN_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
+        )
+        / "cmapss"
+    )
+    if not (root / "train_FD001.txt").is_file():
+        pytest.skip(f"C-MAPSS not found at {root} (set EDGETWIN_DATA)")
+    runs = load_runs(root / "train_FD001.txt")
+    est = CnnRulRegressor(
+        n_folds=2, max_epochs=4, patience=4, samples_per_epoch=4096, max_engines=40, n_threads=1
+    ).fit(runs)
+    path = export_module(
+        est, runs, tmp_path_factory.mktemp("rul") / "rul.zip", calibration_samples=128
+    )
+    return root, runs, est, path
+
+
+def test_tiny_training_beats_mean_baseline(trained) -> None:
+    root, runs, est, _ = trained
+    test = load_runs(root / "test_FD001.txt")
+    truth = np.minimum(load_truth(root / "RUL_FD001.txt", len(test.units)), 125)
+    pred = est.predict(test.histories())
+    baseline = np.full_like(truth, np.minimum(runs.rul_train(), 125).mean())
+    assert rmse(truth, pred) < 0.75 * rmse(truth, baseline)
+    assert len(est.member_epochs_) == 2
+
+
+def test_module_round_trip_matches_torch(trained) -> None:
+    root, runs, est, path = trained
+    mod = EdgeModule.load(path)
+    histories = load_runs(root / "test_FD001.txt").histories()[:20]
+    out = mod.predict(histories)
+    np.testing.assert_allclose(out["rul"], np.maximum(est.predict(histories), 0), atol=0.05)
+    rul, lo, hi = predict_last(mod, histories[3])
+    assert lo <= rul <= hi and rul == pytest.approx(out["rul"][3], abs=1e-6)
+    manifest = read_manifest(path)
+    assert manifest.task == "rul"
+    assert manifest.preprocess["params"]["window"] == 30
+    assert manifest.verification["int8_rmse_vs_fp32_cycles"] < 5.0
+
+
+def test_evaluate_module_int8_close_to_fp32(trained) -> None:
+    root, _, _, path = trained
+    args = (path, root / "test_FD001.txt", root / "RUL_FD001.txt")
+    fp32, int8 = evaluate_module(*args), evaluate_module(*args, precision="int8")
+    assert fp32["engines"] == 100
+    assert 0.5 <= fp32["coverage"] <= 1.0
+    assert abs(int8["rmse"] - fp32["rmse"]) < 0.1 * fp32["rmse"]
