@@ -196,10 +196,11 @@ def _load_proc(url: str, paths: list[str], clients: int, duration_s: float, proc
         }
     import json
 
+    here = str(Path(__file__).parent)
     code = (
-        "import asyncio,json,sys;sys.path.insert(0,%r);import api;"
-        "n,l=asyncio.run(api._load(%r,%r,%d,%f));print(json.dumps([n,l]))"
-    ) % (str(Path(__file__).parent), url, paths, clients, duration_s)
+        f"import asyncio,json,sys;sys.path.insert(0,{here!r});import api;"
+        f"n,l=asyncio.run(api._load({url!r},{paths!r},{clients},{duration_s}));print(json.dumps([n,l]))"
+    )
     ps = [
         subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
         for _ in range(procs)
