@@ -222,7 +222,7 @@ def _load_proc(url: str, paths: list[str], clients: int, duration_s: float, proc
 def downsample_times(url: str, repeats: int, n_big: int) -> dict:
     import httpx
 
-    q = {"start": str(T0), "end": str(T0 + n_big * S), "points": 1000}
+    q: dict[str, str | int] = {"start": str(T0), "end": str(T0 + n_big * S), "points": 1000}
     server, client = [], []
     with httpx.Client(base_url=url, timeout=30) as c:
         c.get(f"/api/signals/{BIG}/downsample", params=q)  # warm
@@ -365,7 +365,7 @@ def main() -> None:
 
             ids = sorted(parse_plant(plant_dict()).signal_ids())
             latest_paths = [f"/api/latest?ids={i}" for i in ids]
-            runs = {"ours": [], "bare": []}
+            runs: dict[str, list[dict]] = {"ours": [], "bare": []}
             for _ in range(args.repeats):
                 runs["bare"].append(
                     load_proc(
