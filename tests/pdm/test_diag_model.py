@@ -6,12 +6,12 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from edgetwin.core.errors import DataError, ModuleError
+from edgetwin.core.errors import ConfigError, DataError, ModuleError
 from edgetwin.edge import EdgeModule
-from edgetwin.pdm.diagnose.model import EnvelopeDiagnoser
+from edgetwin.pdm.diagnose.model import EVIDENCE, EnvelopeDiagnoser, feature_family
 from edgetwin.pdm.diagnose.module import build_diagnosis_module, feature_params, module_predict
 from edgetwin.pdm.features.bearing import SKF_6205_2RS, defect_frequencies
-from edgetwin.pdm.features.envelope import envelope_features
+from edgetwin.pdm.features.envelope import envelope_features, feature_names
 
 RATE = 12000.0
 SHAFT = 29.5
@@ -27,7 +27,7 @@ def _blobs(n=60, f=6, seed=0):
 
 def test_fit_predict_and_onnx_agree():
     x, y = _blobs()
-    model = EnvelopeDiagnoser(C=0.5)
+    model = EnvelopeDiagnoser(C=0.5, prior="none")
     assert model.fit(x, y) is model
     assert model.classes_.tolist() == ["a", "b", "c"]
     assert model.score(x, y) > 0.95
@@ -40,11 +40,46 @@ def test_fit_predict_and_onnx_agree():
 def test_binary_problem_exports_two_probabilities():
     x, y = _blobs()
     keep = y != "c"
-    model = EnvelopeDiagnoser().fit(x[keep], y[keep])
+    model = EnvelopeDiagnoser(prior="none").fit(x[keep], y[keep])
     assert model.coef_.shape == (2, x.shape[1])
     sess = ort.InferenceSession(model.to_onnx(), providers=["CPUExecutionProvider"])
     probs = sess.run(None, {"features": x[keep].astype(np.float32)})[0]
     np.testing.assert_allclose(probs, model.predict_proba(x[keep]), atol=1e-4)
+
+
+def test_plain_prior_matches_scikit_learn():
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = _blobs(seed=3)
+    ours = EnvelopeDiagnoser(C=0.3, prior="none").fit(x, y)
+    z = (x - ours.mean_) / ours.scale_
+    ref = LogisticRegression(C=0.3, max_iter=5000, tol=1e-10).fit(z, y)
+    np.testing.assert_allclose(ours.predict_proba(x), ref.predict_proba(z), atol=2e-3)
+
+
+def test_evidence_prior_signs_follow_the_physics():
+    names = feature_names()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, len(names)))
+    y = rng.choice(["normal", "inner_race", "ball", "outer_race"], size=400)
+    # make BPFO evidence *anti*-correlated with outer race: the prior must refuse a negative weight
+    col = names.index("sk_bpfo_h1")
+    x[y == "outer_race", col] -= 2.0
+    model = EnvelopeDiagnoser(prior="evidence").fit(x, y)
+    w = dict(zip(model.classes_, model.coef_, strict=True))
+    for cls, own in EVIDENCE.items():
+        for j, name in enumerate(names):
+            fam = feature_family(name)
+            if fam is None:
+                continue
+            if fam in own:
+                assert w[cls][j] >= -1e-9, (cls, name)
+            else:
+                assert w[cls][j] <= 1e-9, (cls, name)
+    assert w["outer_race"][col] == pytest.approx(0.0, abs=1e-9)
+    assert all(w["normal"][j] <= 1e-9 for j, n in enumerate(names) if feature_family(n))
+    plain = EnvelopeDiagnoser(prior="none").fit(x, y)
+    assert dict(zip(plain.classes_, plain.coef_, strict=True))["outer_race"][col] < -0.1
 
 
 def test_errors():
@@ -52,6 +87,10 @@ def test_errors():
         EnvelopeDiagnoser().predict(np.zeros((1, 3)))
     with pytest.raises(DataError, match="one class"):
         EnvelopeDiagnoser().fit(np.zeros((4, 2)), ["a"] * 4)
+    with pytest.raises(DataError, match="feature names"):
+        EnvelopeDiagnoser().fit(np.zeros((4, 2)), ["a", "b"] * 2)
+    with pytest.raises(ConfigError, match="prior"):
+        EnvelopeDiagnoser(prior="strong").fit(np.zeros((4, 2)), ["a", "b"] * 2)
 
 
 def _synthetic(family: str, seed: int) -> np.ndarray:

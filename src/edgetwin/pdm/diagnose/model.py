@@ -1,8 +1,17 @@
 """A small, exportable classifier on physics-informed envelope features.
 
 Standardisation plus multinomial logistic regression: few parameters, calibrated probabilities,
-and a four-node ONNX graph (Sub, Div, Gemm, Softmax) that runs in microseconds. The features do
-the physics; the classifier only weighs the evidence at each defect frequency.
+and a four-node ONNX graph (Sub, Div, Gemm, Softmax) that runs in microseconds.
+
+With `prior="evidence"` (the default) the weights obey the physics: a fault class may only gain
+from energy at its own defect frequencies (outer race: BPFO; inner race: BPFI and its shaft-rate
+sidebands; ball: BSF, ball spin, FTF and the FTF sidebands of BSF) and may only lose from energy
+at the other families; the healthy class may only lose from defect energy. Shaft harmonics and
+the time-domain statistics stay unconstrained. A plain classifier happily learns "no BPFO peak
+but this kurtosis means outer race" from the one outer-race bearing it saw; the sign
+constraints forbid such shortcuts, which is what lets a model trained on CWRU name the faults of
+other bearings (unseen fault sizes, the simulated plant). `prior="none"` is plain multinomial
+logistic regression.
 """
 
 from __future__ import annotations
@@ -12,48 +21,127 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from edgetwin.core.errors import DataError, ModuleError
+from edgetwin.core.errors import ConfigError, DataError, ModuleError
+from edgetwin.pdm.features.envelope import feature_names
 
 INPUT_NAME = "features"
 OUTPUT_NAME = "probabilities"
+PRIORS = ("evidence", "none")
+# Envelope families that count as evidence for each fault class.
+EVIDENCE: dict[str, tuple[str, ...]] = {
+    "outer_race": ("bpfo",),
+    "inner_race": ("bpfi", "bpfi_sb"),
+    "ball": ("bsf", "bsf_sb", "ball_spin", "ftf"),
+}
+_FAMILY_TOKENS = ("bpfi_sb", "bsf_sb", "ball_spin", "bpfo", "bpfi", "bsf", "ftf")
+
+
+def feature_family(name: str) -> str | None:
+    """Defect family of an envelope feature name (`sk_bpfi_sb_h2` -> `bpfi_sb`); None otherwise."""
+    for token in _FAMILY_TOKENS:
+        if f"_{token}_h" in name:
+            return token
+    return None
+
+
+def weight_bounds(
+    classes: Sequence[str], names: Sequence[str]
+) -> list[tuple[float | None, float | None]]:
+    """L-BFGS-B bounds of the weight matrix [class, feature] (row-major) under the evidence prior."""
+    bounds: list[tuple[float | None, float | None]] = []
+    for cls in classes:
+        own = EVIDENCE.get(cls)
+        for name in names:
+            fam = feature_family(name)
+            if fam is None or (own is None and cls != "normal"):
+                bounds.append(
+                    (None, None)
+                )  # shaft, time statistics, or a class we know no physics of
+            elif own is not None and fam in own:
+                bounds.append((0.0, None))
+            else:
+                bounds.append((None, 0.0))
+    return bounds
 
 
 class EnvelopeDiagnoser:
     """Multinomial logistic regression on standardised features (scikit-learn contract).
 
-    C: inverse L2 regularisation strength; max_iter: solver iterations.
+    C: inverse L2 regularisation strength (scikit-learn's meaning); max_iter: solver iterations;
+    prior: "evidence" (sign constraints from the bearing physics, see the module docstring) or
+    "none"; feature_names: column names (default: `envelope_features` columns).
     Learned: `classes_`, `mean_`, `scale_`, `coef_` [n_classes, n_features], `intercept_`.
     """
 
-    def __init__(self, C: float = 1.0, max_iter: int = 2000) -> None:
+    def __init__(
+        self,
+        C: float = 1.0,
+        max_iter: int = 3000,
+        prior: str = "evidence",
+        feature_names: Sequence[str] | None = None,
+    ) -> None:
         self.C = C
         self.max_iter = max_iter
+        self.prior = prior
+        self.feature_names = feature_names
 
     def fit(self, X: ArrayLike, y: Sequence[str]) -> EnvelopeDiagnoser:
         """Fit on features X [n, F] and string labels y."""
-        from sklearn.linear_model import LogisticRegression
+        from scipy.optimize import minimize
 
         x = np.asarray(X, dtype=np.float64)
-        labels = np.asarray(y)
+        labels = np.asarray(y).astype(str)
         if x.ndim != 2 or x.shape[0] != labels.shape[0] or x.shape[0] == 0:
             raise DataError(
                 f"X shape {x.shape} and y length {labels.shape[0]}: need [n, F] features and n labels"
             )
+        if self.prior not in PRIORS:
+            raise ConfigError(f"prior={self.prior!r}: choose one of {', '.join(PRIORS)}")
         classes = np.unique(labels)
         if classes.size < 2:
             raise DataError(f"y has one class {classes.tolist()}: need at least two to train")
+        n, f = x.shape
+        k = classes.size
         self.mean_ = x.mean(axis=0)
         self.scale_ = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
-        clf = LogisticRegression(C=self.C, max_iter=self.max_iter)
-        clf.fit((x - self.mean_) / self.scale_, labels)
-        self.classes_ = clf.classes_.astype(str)
-        coef, intercept = clf.coef_, clf.intercept_
-        if coef.shape[0] == 1:  # binary: sklearn keeps one row; expand to two softmax logits
-            coef = np.vstack([-coef / 2, coef / 2])
-            intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
-        self.coef_ = coef
-        self.intercept_ = intercept
-        self.n_features_in_ = x.shape[1]
+        z = (x - self.mean_) / self.scale_
+        onehot = (labels[:, None] == classes[None, :]).astype(np.float64)
+        l2 = 1.0 / (self.C * n)
+
+        def objective(w: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+            weights, bias = w[: k * f].reshape(k, f), w[k * f :]
+            logits = z @ weights.T + bias
+            logits -= logits.max(axis=1, keepdims=True)
+            p = np.exp(logits)
+            p /= p.sum(axis=1, keepdims=True)
+            loss = -np.sum(onehot * np.log(p + 1e-300)) / n + 0.5 * l2 * np.sum(weights**2)
+            g = (p - onehot) / n
+            grad = np.concatenate([(g.T @ z + l2 * weights).ravel(), g.sum(axis=0)])
+            return float(loss), grad
+
+        if self.prior == "evidence":
+            names = list(self.feature_names or feature_names())
+            if len(names) != f:
+                raise DataError(
+                    f"{f} feature columns but {len(names)} feature names: pass feature_names= "
+                    "matching X, or prior='none' for features without defect families"
+                )
+            bounds = weight_bounds(classes.tolist(), names) + [(None, None)] * k
+        else:
+            bounds = [(None, None)] * (k * f + k)
+        res = minimize(
+            objective,
+            np.zeros(k * f + k),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": self.max_iter},
+        )
+        self.classes_ = classes
+        self.coef_ = res.x[: k * f].reshape(k, f)
+        self.intercept_ = res.x[k * f :]
+        self.n_features_in_ = f
+        self.n_iter_ = int(res.nit)
         return self
 
     def _check(self) -> None:

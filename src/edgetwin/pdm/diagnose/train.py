@@ -121,10 +121,11 @@ def fit_windows(
     params: dict[str, Any],
     window: int,
     cache: FeatureCache | None = None,
+    make_model: Callable[[], EnvelopeDiagnoser] = EnvelopeDiagnoser,
 ) -> EnvelopeDiagnoser:
-    """Fit an `EnvelopeDiagnoser` on the windows `refs`."""
+    """Fit a fresh `make_model()` on the windows `refs`."""
     cache = cache or FeatureCache(records, window, params)
-    return EnvelopeDiagnoser().fit(cache(refs), [r.label for r in refs])
+    return make_model().fit(cache(refs), [r.label for r in refs])
 
 
 Predictor = Callable[[NDArray[np.float64], NDArray[np.float64]], Sequence[str]]
@@ -139,12 +140,14 @@ def run_split(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     features: Callable[..., NDArray[np.float32]] = envelope_features,
+    make_model: Callable[[], EnvelopeDiagnoser] = EnvelopeDiagnoser,
 ) -> SplitResult:
     """Run every fold of `split`: fit, export through `predictor_for`, evaluate the export.
 
     `predictor_for(model, tmpdir)` builds the deployable artefact and returns a function
     (windows, shaft_hz) -> labels; see `edgetwin.pdm.diagnose.module.module_predictor`.
-    `features` replaces the envelope features (for baselines run under the same protocol).
+    `features` and `make_model` replace the envelope features and the default classifier (for
+    baselines and ablations run under the same protocol).
     """
     rate = float(params.get("rate_hz", 12000.0))
     window, hop = int(WINDOW_S * rate), int(HOP_S * rate)
@@ -153,7 +156,7 @@ def run_split(
     with tempfile.TemporaryDirectory() as tmp:
         for k, fold in enumerate(make_folds(records, split, window=window, hop=hop, seed=seed)):
             t0 = time.perf_counter()
-            model = fit_windows(records, fold.train, params, window, cache)
+            model = fit_windows(records, fold.train, params, window, cache, make_model)
             train_s = time.perf_counter() - t0
             predict = predictor_for(model, Path(tmp) / f"fold{k}")
             x, shaft, y = gather(records, fold.test, window)
