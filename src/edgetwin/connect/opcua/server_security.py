@@ -19,6 +19,7 @@ from typing import Any
 from asyncua import Server, ua
 from asyncua.crypto.permission_rules import PermissionRuleset, User, UserRole
 
+from edgetwin.connect.opcua.conditions import CALLER
 from edgetwin.connect.opcua.security import TrustList, ensure_certificate
 from edgetwin.core.errors import ConfigError
 
@@ -136,6 +137,7 @@ class EdgetwinRuleset(PermissionRuleset):
     def check_validity(self, user: User, action_type_id: ua.NodeId, body: Any) -> bool:
         if user.role == UserRole.Admin:  # the server's own internal session
             return True
+        CALLER.set(user.name or "anonymous")  # condition methods record who acted
         if action_type_id in _WRITE_TYPES:
             if user.role == UserRole.Anonymous or user.name is None:
                 return False
