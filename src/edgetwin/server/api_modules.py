@@ -113,7 +113,12 @@ def module(name: str, c: ServerContext = Depends(ctx)) -> JSONResponse:
 def aas_export(c: ServerContext = Depends(ctx)) -> Response:
     from edgetwin.twin.aas import export_aasx_bytes
 
-    manifests = [read_module(p)["manifest"] for p in _module_files(c)]
+    manifests = []
+    for p in _module_files(c):
+        try:
+            manifests.append(read_module(p)["manifest"])
+        except HTTPException:
+            continue  # an unreadable file is listed (with its error) by /api/modules, not exported
     data = export_aasx_bytes(
         c.twin.plant, twin=c.twin, modules=manifests, api_url=c.public_url or None
     )

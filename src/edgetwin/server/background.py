@@ -8,6 +8,7 @@ the runtime does, without races on the twin's dicts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -68,3 +69,21 @@ class ServerThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+async def start_in_loop(
+    app: FastAPI, *, host: str = "127.0.0.1", port: int = 8080, log_level: str = "warning"
+) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """Start uvicorn inside the running event loop (the runtime's); stop with `server.should_exit = True`
+    then `await task`. Returns once the socket is bound, so the caller can print the URL."""
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on")
+    server = uvicorn.Server(config)
+    # the runtime owns SIGINT/SIGTERM: keep uvicorn from replacing its handlers while serving
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    task = asyncio.create_task(server.serve(), name=f"edgetwin-http-{port}")
+    while not server.started:
+        if task.done():
+            task.result()  # re-raise the bind error
+            raise EdgetwinError(f"HTTP server on {host}:{port} stopped during start-up")
+        await asyncio.sleep(0.02)
+    return server, task
