@@ -139,6 +139,16 @@ class PlantServer:
         self.online = True
         log.info("OPC UA plant server %s back after %.1f s", self.endpoint, down_s)
 
+    async def stop_stepping(self) -> None:
+        """Stop the simulator (the endpoint stays up): the last values stay readable."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()

@@ -203,7 +203,7 @@ class TwinServer:
         await vs["HealthReason"].write_value(str(h.reason))
 
     async def _events(self, events: pa.Table) -> None:
-        for row in events.to_pylist():
+        for row in events.select(["source", "kind", "payload"]).to_pylist():
             try:
                 payload = json.loads(row["payload"]) if row["payload"] else {}
             except ValueError:
