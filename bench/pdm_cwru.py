@@ -102,6 +102,9 @@ def accuracy_table(ours: dict[str, SplitResult], others: dict[str, dict[str, Spl
         "16 spectral band-energy shares, no bearing physics). ablations: our features with a plain"
     )
     print("(unconstrained) logistic regression; our features + the 16 band shares, plain.")
+    print(
+        "train s: feature extraction + fit; features are cached, so later folds show the fit alone."
+    )
     head = f"{'protocol':<9} {'fold':<13} {'ours %':>7} {'train s':>7} {'n':>4}"
     for name in others:
         head += f" {name + ' %':>15}"
