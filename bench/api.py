@@ -85,7 +85,7 @@ def serve(port: int, db: str, n_big: int, http: str) -> None:
     app: FastAPI = create_app(twin, store, token_store=TokenStore(None))
 
     @app.get("/bench/const")
-    def const() -> dict:
+    async def const() -> dict:
         return {"value": 1.0, "quality": "good", "ts_ns": 0}
 
     print("READY", flush=True)

@@ -64,12 +64,12 @@ class WhatIf(BaseModel):
 @router.get(
     "/whoami", summary="The name of the token sent (checks a token without changing anything)"
 )
-def whoami(user: str = Depends(require_token)) -> dict[str, str]:
+async def whoami(user: str = Depends(require_token)) -> dict[str, str]:
     return {"user": user}
 
 
 @router.get("/alarms", summary="Annunciated alarms (all configured and model alarms with all=true)")
-def alarms(
+async def alarms(
     all: bool = False, asset: str | None = None, c: ServerContext = Depends(ctx)
 ) -> JSONResponse:
     items = c.twin.alarms.all() if all else c.twin.alarms.active()
@@ -84,7 +84,7 @@ def alarms(
 
 
 @router.get("/alarms/{alarm_id:path}/state", summary="One alarm")
-def alarm(alarm_id: str, c: ServerContext = Depends(ctx)) -> JSONResponse:
+async def alarm(alarm_id: str, c: ServerContext = Depends(ctx)) -> JSONResponse:
     return JSONResponse(c.twin.alarms.get(alarm_id).to_dict())
 
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
-from edgetwin.server.context import ServerContext, ctx, require_store, time_param
+from edgetwin.server.context import ServerContext, context_of, ctx, require_store, time_param
 
 router = APIRouter(prefix="/api", tags=["twin"])
 
@@ -36,24 +36,24 @@ def _clean(xs: np.ndarray) -> list[float | None]:
 
 
 @router.get("/plant", summary="Plant name and ISA-95 tree with rolled-up health")
-def plant(c: ServerContext = Depends(ctx)) -> JSONResponse:
+async def plant(c: ServerContext = Depends(ctx)) -> JSONResponse:
     return JSONResponse(
         {"plant": c.twin.plant.name, "tree": c.twin.tree(), "public_url": c.public_url}
     )
 
 
 @router.get("/snapshot", summary="The whole twin: tree, every asset, annunciated alarms")
-def snapshot(c: ServerContext = Depends(ctx)) -> JSONResponse:
+async def snapshot(c: ServerContext = Depends(ctx)) -> JSONResponse:
     return JSONResponse(c.twin.snapshot())
 
 
 @router.get("/assets", summary="Every asset with its live state")
-def assets(c: ServerContext = Depends(ctx)) -> JSONResponse:
+async def assets(c: ServerContext = Depends(ctx)) -> JSONResponse:
     return JSONResponse([c.twin.asset(p).to_dict() for p in c.twin.asset_paths()])
 
 
 @router.get("/assets/{path:path}/timeline", summary="Recent events of an asset, newest first")
-def asset_timeline(
+async def asset_timeline(
     path: str, limit: int = Query(100, ge=1, le=5000), c: ServerContext = Depends(ctx)
 ) -> JSONResponse:
     c.twin.asset(path)  # 404 for unknown assets
@@ -63,7 +63,7 @@ def asset_timeline(
 @router.get(
     "/assets/{path:path}", summary="One asset: signals, health and reason, RUL, alarms, sources"
 )
-def asset(path: str, c: ServerContext = Depends(ctx)) -> JSONResponse:
+async def asset(path: str, c: ServerContext = Depends(ctx)) -> JSONResponse:
     return JSONResponse(c.twin.asset(path).to_dict())
 
 
@@ -78,7 +78,7 @@ def signals(c: ServerContext = Depends(ctx)) -> JSONResponse:
 @router.get(
     "/latest", summary="Latest value, quality and timestamp of signals (from the live twin)"
 )
-def latest(
+async def latest(
     ids: str | None = Query(None, description="comma-separated signal ids; all when omitted"),
     asset: str | None = Query(None, description="only the signals of this asset"),
     c: ServerContext = Depends(ctx),
@@ -186,7 +186,7 @@ def downsample(
     summary="An overlay image named by a recent inspection event (PNG/JPEG)",
     response_class=FileResponse,
 )
-def inspection_image(path: str, c: ServerContext = Depends(ctx)) -> FileResponse:
+async def inspection_image(path: str, c: ServerContext = Depends(ctx)) -> FileResponse:
     if path not in c.twin.inspection_images():
         raise HTTPException(
             404, "no recent inspection event names this image; list events with kind=inspection"
@@ -236,7 +236,7 @@ def events(
 async def stream(
     request: Request, interval_s: float = Query(0.25, ge=0.05, le=5.0)
 ) -> StreamingResponse:
-    c = ctx(request)
+    c = context_of(request)
     sub = c.twin.changes(maxsize=2000)
 
     async def gen() -> AsyncIterator[str]:

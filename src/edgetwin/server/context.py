@@ -23,12 +23,18 @@ class ServerContext:
     public_url: str = ""
 
 
-def ctx(request: Request) -> ServerContext:
+def context_of(request: Request) -> ServerContext:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
-def require_store(request: Request) -> Any:
-    store = ctx(request).store
+# Dependencies are `async def` so FastAPI resolves them in the event loop, not in its
+# thread pool: a thread hop per request costs more than these lookups.
+async def ctx(request: Request) -> ServerContext:
+    return context_of(request)
+
+
+async def require_store(request: Request) -> Any:
+    store = context_of(request).store
     if store is None:
         raise HTTPException(
             503, "no history store is attached; start the server with --db edgetwin.duckdb"
@@ -36,7 +42,7 @@ def require_store(request: Request) -> Any:
     return store
 
 
-def require_token(request: Request) -> str:
+async def require_token(request: Request) -> str:
     """FastAPI dependency for every write: `Authorization: Bearer <token>`; returns the user name."""
     header = request.headers.get("authorization", "")
     token = (
@@ -51,7 +57,7 @@ def require_token(request: Request) -> str:
             "create one with `edgetwin token create NAME`",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    user = ctx(request).tokens.verify(token)
+    user = context_of(request).tokens.verify(token)
     if user is None:
         raise HTTPException(
             401,

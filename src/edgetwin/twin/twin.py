@@ -68,6 +68,7 @@ class Twin:
         self._health: dict[str, Health] | None = None
         self._touched: set[str] = set()
         self._updated_ns: dict[str, int] = {}
+        self._model_provider: Callable[[str], Any] | None = None
         self.alarms.subscribe(self._on_alarm)
 
     @classmethod
@@ -334,6 +335,18 @@ class Twin:
         ring = self._recent.get(path, deque())
         return list(reversed(list(ring)[-limit:]))
 
+    def inspection_images(self) -> set[str]:
+        """Image paths named by recent inspection events (the only files the API may serve)."""
+        out: set[str] = set()
+        for ring in self._recent.values():
+            for e in ring:
+                if e["kind"] == "inspection" and isinstance(e["payload"], dict):
+                    for key in ("overlay", "overlay_path", "image", "image_path"):
+                        v = e["payload"].get(key)
+                        if isinstance(v, str):
+                            out.add(v)
+        return out
+
     def snapshot(self) -> dict[str, Any]:
         """The whole twin as JSON-able dict (plant tree, every asset, annunciated alarms)."""
         return {
@@ -428,12 +441,16 @@ class Twin:
 
     # -- what-if ------------------------------------------------------------------------------
 
+    def set_model_provider(self, provider: Callable[[str], Any] | None) -> None:
+        """Give what-if the live behaviour models (e.g. `PlantSimulator.asset_model`)."""
+        self._model_provider = provider
+
     def what_if(self, path: str, load_profile: Any, seed: int = 0) -> dict[str, Any]:
-        """Run the asset's simulation model forward under `load_profile`; see `twin.whatif`."""
+        """Run the asset's simulation model forward under `load_profile` ([[duration_s, load_fraction], ...])."""
         from edgetwin.twin.whatif import run_what_if
 
         self._check_asset(path)
-        return run_what_if(self._assets[path], load_profile, seed)
+        return run_what_if(self._assets[path], load_profile, seed, provider=self._model_provider)
 
     def close(self) -> None:
         self.work_orders.close_db()
