@@ -14,7 +14,7 @@ def test_demo_headless_detects_outer_race_fault(tmp_path: Path) -> None:
     db = tmp_path / "demo.duckdb"
     result = CliRunner().invoke(
         _app,
-        ["demo", "--headless", "--speed", "0", "--plant-time", "2.5h", "--db", str(db)],
+        ["demo", "--headless", "--no-serve", "--speed", "0", "--plant-time", "2.5h", "--db", str(db)],
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
@@ -52,7 +52,7 @@ def test_demo_headless_detects_outer_race_fault(tmp_path: Path) -> None:
 def test_query_unknown_signal_lists_known_ones(tmp_path: Path) -> None:
     db = tmp_path / "demo.duckdb"
     CliRunner().invoke(
-        _app, ["demo", "--headless", "--speed", "0", "--plant-time", "10m", "--db", str(db)]
+        _app, ["demo", "--headless", "--no-serve", "--speed", "0", "--plant-time", "10m", "--db", str(db)]
     )
     result = CliRunner().invoke(_app, ["query", "nope/x", "--db", str(db)])
     assert result.exit_code != 0

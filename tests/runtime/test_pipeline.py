@@ -142,3 +142,21 @@ def test_supervisor_gives_up_after_max_restarts() -> None:
 
     health = asyncio.run(supervise(Dead(), emit, min_backoff_s=0.01, max_restarts=3))
     assert health.state == "down" and health.restarts == 4
+
+
+def test_failing_listener_loses_no_stored_data(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "l.duckdb")
+
+    def broken(table: pa.Table) -> None:
+        raise RuntimeError("view crashed")
+
+    async def main() -> None:
+        pipe = Pipeline([CountingSource(batches=5)], store)
+        pipe.add_listener(broken)
+        await pipe.start()
+        await pipe.wait_sources()
+        await pipe.stop()
+
+    asyncio.run(main())
+    assert store.count() == 5 * 1000
+    store.close()

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -39,14 +40,50 @@ def demo_plant_path() -> Path:
     return Path(str(resources.files("edgetwin.sim") / "plants" / "demo.yaml"))
 
 
+@dataclass
+class WebOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    modules_dir: Path | None = None
+
+
 def _state_dir(db: Path) -> Path:
     """Work orders and other twin state live beside the history file."""
     return db.with_name(db.stem + ".state")
 
 
+def _diagnosis(plant: PlantConfig, module: Path | None) -> list[Any]:
+    """The bearing diagnosis module on every asset's `vib_de`, when a module is at hand."""
+    path = module or Path("artifacts/diagnosis.zip")
+    if not path.exists():
+        if module is not None:
+            raise typer.BadParameter(f"{module}: no such diagnosis module")
+        console.print(
+            "[dim]no bearing diagnosis module (artifacts/diagnosis.zip); build one with "
+            "`edgetwin pdm train-diagnosis --data ../shared/data/cwru --out artifacts/diagnosis.zip`[/]"
+        )
+        return []
+    cfg = MonitorConfig(name="diagnosis", kind="diagnosis", module=str(path), signals=["vib_de"])
+    return [build_monitor(cfg, plant)]
+
+
 def _monitors(plant: PlantConfig) -> list[Any]:
     configs = plant.monitors or [MonitorConfig(name="anomaly", kind="anomaly", fit_s=3600.0)]
     return [build_monitor(m, plant) for m in configs]
+
+
+async def _serve(web: WebOptions, twin: Twin, store: Any) -> tuple[Any, asyncio.Task[None]]:
+    """The dashboard and REST API in this event loop; prints the URL (with a write token)."""
+    from edgetwin.server import TokenStore, create_app
+    from edgetwin.server.background import start_in_loop
+
+    url = f"http://{web.host}:{web.port}/"
+    tokens = TokenStore.default()
+    token = tokens.create(f"demo-{int(time.time())}")
+    app = create_app(twin, store, token_store=tokens, modules_dir=web.modules_dir, public_url=url)
+    server, task = await start_in_loop(app, host=web.host, port=web.port)
+    console.print(f"dashboard: [bold]{url}#token={token}[/]  (API docs: {url}docs)")
+    return server, task
 
 
 async def _run(
@@ -56,6 +93,8 @@ async def _run(
     headless: bool,
     title: str,
     until_sources_end: bool,
+    web: WebOptions | None = None,
+    linger_s: float = 0.0,
 ) -> None:
     """Start the pipeline, show the live view, stop cleanly on Ctrl-C/SIGTERM or when done."""
     stop = asyncio.Event()
@@ -63,6 +102,9 @@ async def _run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    server = None
+    if web is not None:
+        server = await _serve(web, pipeline.twin, pipeline.store)
     await pipeline.start()
     waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
     if until_sources_end:
@@ -82,6 +124,15 @@ async def _run(
         if live is not None:
             live.update(view.render(title))
             live.stop()
+        if server is not None:
+            if linger_s > 0 and not stop.is_set():
+                console.print(
+                    f"plant run finished; dashboard stays up {linger_s:.0f} s (Ctrl-C to quit)"
+                )
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=linger_s)
+            server[0].should_exit = True
+            await server[1]
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
@@ -187,6 +238,12 @@ def demo_command(
     plant: Path | None = typer.Option(
         None, help="plant.yaml with sim assets (default: the built-in demo)"
     ),
+    serve: bool = typer.Option(True, help="serve the dashboard and REST API while it runs"),
+    port: int = typer.Option(8080, help="dashboard/API port on 127.0.0.1"),
+    linger: str = typer.Option("0s", help="keep the dashboard up this long after the run ends"),
+    diagnosis_module: Path | None = typer.Option(
+        None, help="bearing diagnosis edge module (default: artifacts/diagnosis.zip if present)"
+    ),
 ) -> None:
     """Run the simulated plant end to end and check the detector against the ground truth."""
     plant_cfg = load_plant(plant or demo_plant_path())
@@ -204,10 +261,15 @@ def demo_command(
         else SimSource(plant_cfg, seed=seed, speed=speed, duration_s=horizon_s)
     )
     assert isinstance(source, SimSource)
-    monitors = _monitors(plant_cfg)
+    monitors = _monitors(plant_cfg) + _diagnosis(plant_cfg, diagnosis_module)
     view = LiveView([a.path for a in plant_cfg.assets])
     twin = Twin.from_config(plant_cfg, state_dir=_state_dir(db))
     pipeline = Pipeline([source], store, monitors=monitors, twin=twin)
+    web = (
+        WebOptions(port=port, modules_dir=Path("artifacts") if Path("artifacts").is_dir() else None)
+        if serve
+        else None
+    )
     pipeline.add_listener(view)
     console.print(
         f"edgetwin demo: {len(plant_cfg.assets)} assets, {horizon_s / 3600:.1f} h of plant time "
@@ -222,6 +284,8 @@ def demo_command(
                 headless=headless,
                 title=f"edgetwin demo — {plant_cfg.name}",
                 until_sources_end=True,
+                web=web,
+                linger_s=parse_duration_s(linger),
             )
         )
     finally:

@@ -52,16 +52,18 @@ class LiveView:
                 row.last_ts_ns = max(row.last_ts_ns, t)
 
     def _events(self, table: pa.Table) -> None:
-        for ev in table.to_pylist():
-            row = self.rows.get(ev["source"])
+        ts = table.column("ts").cast(pa.int64()).to_pylist()
+        sources = table.column("source").to_pylist()
+        kinds = table.column("kind").to_pylist()
+        payloads = table.column("payload").to_pylist()
+        for t, source, kind, raw in zip(ts, sources, kinds, payloads, strict=True):
+            row = self.rows.get(source)
             if row is None:
                 continue
-            payload = json.loads(ev["payload"] or "{}")
-            if ev["kind"] == "diagnosis":
+            payload = json.loads(raw or "{}")
+            if kind == "diagnosis":
                 row.diagnosis = str(payload.get("label", ""))
-            row.events.append(
-                (int(ev["ts"].timestamp() * 1e9), ev["kind"], str(payload.get("message", "")))
-            )
+            row.events.append((t, kind, str(payload.get("message", ""))))
 
     def render(self, title: str) -> Table:
         table = Table(title=title, expand=False)

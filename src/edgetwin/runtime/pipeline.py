@@ -200,7 +200,10 @@ class Pipeline:
 
     async def _fan_out(self, table: pa.Table) -> None:
         for fn in self._listeners:
-            fn(table)
+            try:
+                fn(table)
+            except Exception:  # noqa: BLE001 - a broken view must not cost stored data
+                log.exception("listener %r failed on a batch of %d rows", fn, table.num_rows)
         if "values" in table.column_names:
             return  # sinks take scalar samples and events; bursts stay in the store
         for sink in self.sinks:

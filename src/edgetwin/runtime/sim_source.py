@@ -37,9 +37,8 @@ class SimSource:
         self.speed = speed
         self.duration_s = duration_s
         self.step_s = step_s
-        self.sim = simulator or PlantSimulator(
-            plant, seed=seed, start_ns=start_ns if start_ns is not None else time.time_ns()
-        )
+        # plant time 0 defaults to now (whole second) inside the simulator
+        self.sim = simulator or PlantSimulator(plant, seed=seed, start_ns=start_ns)
         self.elapsed_s = 0.0
 
     async def run(self, emit: Emit) -> None:
