@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.io import savemat
 
 from edgetwin.core.errors import DataError
@@ -25,6 +27,33 @@ from edgetwin.pdm.datasets.cwru import find_files, load_file, parse_name, window
 def test_labels_come_from_the_file_name(name, label, size, load, number):
     meta = parse_name(f"/anywhere/{name}")
     assert (meta.label, meta.size_in, meta.load_hp, meta.number) == (label, size, load, number)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    code=st.sampled_from(["IR", "B", "OR"]),
+    size=st.integers(1, 99),
+    load=st.integers(0, 9),
+    number=st.integers(1, 9999),
+    prefix=st.sampled_from(["12k_Drive_End_", ""]),
+)
+def test_mirror_names_round_trip(code, size, load, number, prefix):
+    pos = "@6" if code == "OR" else ""
+    meta = parse_name(f"{prefix}{code}{size:03d}{pos}_{load}_{number}.mat")
+    assert meta.label == {"IR": "inner_race", "B": "ball", "OR": "outer_race"}[code]
+    assert meta.size_in == pytest.approx(size / 1000)
+    assert (meta.load_hp, meta.number) == (load, number)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.characters(codec="ascii", exclude_characters="/"), max_size=30))
+def test_other_names_raise_data_error_or_parse(stem):
+    try:
+        meta = parse_name(f"{stem}.mat")
+    except DataError as exc:
+        assert "expected a CWRU 12 kHz drive-end name" in str(exc)
+    else:
+        assert meta.label in ("normal", "inner_race", "ball", "outer_race")
 
 
 def test_unknown_name_is_refused_with_the_expected_form(tmp_path):

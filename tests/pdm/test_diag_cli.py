@@ -56,6 +56,13 @@ def test_bench_load_split(shared_data):
     assert res.exit_code == 0, res.output
     assert "test 2 hp" in res.output
     assert _accuracy(res.output) >= 90.0
+    # confusion rows and columns in CLASSES order: the normal row's first cell is "normal"
+    header = re.search(r"predicted\s*┃\s*(\w+)\s*┃\s*(\w+)\s*┃\s*(\w+)\s*┃\s*(\w+)", res.output)
+    assert header is not None and header.groups() == ("normal", "inner_race", "ball", "outer_race")
+    row = re.search(r"│\s*normal\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)", res.output)
+    assert row is not None
+    cells = [int(v) for v in row.groups()]
+    assert cells[0] == sum(cells) == 36
 
 
 def test_wrong_file_is_named(tmp_path):

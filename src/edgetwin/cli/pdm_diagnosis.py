@@ -74,6 +74,7 @@ def train_diagnosis(
 
     from edgetwin.edge import EdgeModule, update_module
     from edgetwin.edge.module import read_manifest
+    from edgetwin.pdm.datasets.cwru import CLASSES
     from edgetwin.pdm.diagnose.module import (
         build_diagnosis_module,
         feature_params,
@@ -93,7 +94,7 @@ def train_diagnosis(
     path = build_diagnosis_module(model, out, params, data_files=[r.meta.path for r in records])
     mod = EdgeModule.load(path, intra_op_threads=1)
     x, shaft, y = gather(records, refs, window)
-    fit_res = confusion(y.tolist(), module_predict(mod, x, shaft), model.classes_.tolist())
+    fit_res = confusion(y.tolist(), module_predict(mod, x, shaft), CLASSES)
     lat = window_latency_ms(mod, x[0], float(shaft[0]))
     verification: dict[str, Any] = {
         "evaluated_with": "exported module, fp32, envelope_features + onnxruntime",
@@ -119,7 +120,7 @@ def train_diagnosis(
                 f"{split} split (mean of folds)",
                 res.accuracy,
                 res.confusion,
-                fit_res.labels,
+                CLASSES,
                 console,
             )
     manifest = read_manifest(path)
