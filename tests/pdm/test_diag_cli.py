@@ -38,6 +38,7 @@ def test_train_then_eval_on_another_load(shared_data, tmp_path):
     manifest = read_manifest(tmp_path / "diag.zip")
     assert manifest.verification["training_windows"]["n"] == 6 * 19
     assert manifest.verification["latency_ms_per_1s_window_p50"] > 0
+    assert 0 < manifest.verification["cpu_ms_per_1s_window_p50"] < 1000
     args = ["eval-diagnosis", "--model", str(tmp_path / "diag.zip"), "--hop-s", "1.0"]
     for f in _files(folder, (2,)):
         args += ["--data", str(f)]
