@@ -205,6 +205,8 @@ class SparkplugSink:
             await asyncio.to_thread(info.wait_for_publish, 5.0)
             client.disconnect()
         else:
-            client.socket().close() if client.socket() else None  # type: ignore[func-returns-value]
+            sock = client.socket()
+            if sock is not None:
+                sock.close()  # no DISCONNECT packet: the broker publishes our NDEATH will
         client.loop_stop()
         self.bdseq = (self.bdseq + 1) % 256

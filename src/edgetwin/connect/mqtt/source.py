@@ -86,7 +86,7 @@ class SparkplugSource:
             client.tls_set(ca_certs=b.ca_file)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
-        client.reconnect_delay_set(0.2, 10)
+        client.reconnect_delay_set(1, 10)
         self._client = client
         try:
             client.connect(b.host, b.port, b.keepalive_s)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from asyncua import Server, ua
 from asyncua.common.node import Node
 
+from edgetwin.connect.opcua.uatypes import nid
 from edgetwin.core.config import PlantConfig
 
 NAMESPACE = "urn:edgetwin:plant"
@@ -30,7 +31,7 @@ class PlantNodes:
     variables: dict[str, Node] = field(default_factory=dict)  # signal id -> variable node
 
     def node_id(self, signal_id: str) -> ua.NodeId:
-        return ua.NodeId(signal_id, self.ns)
+        return nid(signal_id, self.ns)
 
 
 async def build_plant(
@@ -46,7 +47,7 @@ async def build_plant(
     extra_signals: names added to every asset (derived values such as health, rul).
     """
     ns = await server.register_namespace(NAMESPACE)
-    root = await server.nodes.objects.add_folder(ua.NodeId(ROOT, ns), ua.QualifiedName(ROOT, ns))
+    root = await server.nodes.objects.add_folder(nid(ROOT, ns), ua.QualifiedName(ROOT, ns))
     nodes = PlantNodes(ns=ns, root=root)
     extra = list(extra_signals)
     for asset in plant.assets:
@@ -56,7 +57,7 @@ async def build_plant(
             prefix = "/".join(parts[:k])
             if prefix not in nodes.folders:
                 nodes.folders[prefix] = await parent.add_object(
-                    ua.NodeId(prefix, ns), ua.QualifiedName(parts[k - 1], ns)
+                    nid(prefix, ns), ua.QualifiedName(parts[k - 1], ns)
                 )
             parent = nodes.folders[prefix]
         names = [s.name for s in asset.signals if not scalar_only or s.kind == "scalar"]
@@ -64,10 +65,10 @@ async def build_plant(
         for name in names + [n for n in extra if n not in names]:
             sid = asset.signal_id(name)
             var = await parent.add_variable(
-                ua.NodeId(sid, ns),
+                nid(sid, ns),
                 ua.QualifiedName(name, ns),
                 ua.Variant(float("nan"), ua.VariantType.Double),
-                datatype=ua.NodeId(ua.ObjectIds.Double),
+                datatype=nid(ua.ObjectIds.Double),
             )
             access = ua.AccessLevel.CurrentRead.mask
             if historizing:
@@ -82,7 +83,7 @@ async def build_plant(
                 )
             if name in units:
                 await var.add_property(
-                    ua.NodeId(f"{sid}#unit", ns),
+                    nid(f"{sid}#unit", ns),
                     ua.QualifiedName("EngineeringUnit", ns),
                     units[name],
                 )

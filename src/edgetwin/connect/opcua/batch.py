@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -117,7 +117,7 @@ class BatchSubscription(Subscription):
         on_table: Callable[[pa.Table], Awaitable[None]],
         on_status: Callable[[ua.StatusChangeNotification], None] | None = None,
     ) -> None:
-        super().__init__(session, params, handler=_NoHandler())
+        super().__init__(session, params, handler=cast(Any, _NoHandler()))
         self.decoder = decoder
         self._on_table = on_table
         self._on_status = on_status

@@ -22,6 +22,8 @@ from asyncua import Server, ua
 from asyncua.common.event_objects import Event
 from asyncua.common.node import Node
 
+from edgetwin.connect.opcua.uatypes import nid, status
+
 log = logging.getLogger(__name__)
 
 # The user of the request being processed (set by the permission ruleset, read by methods).
@@ -83,29 +85,29 @@ class ConditionPublisher:
             (UNSHELVE, self._unshelve),
             (REFRESH, self._refresh),
         ):
-            self.server.link_method(self.server.get_node(ua.NodeId(method)), fn)
+            self.server.link_method(self.server.get_node(nid(method)), fn)
 
     def condition_id(self, alarm_id: str) -> ua.NodeId:
-        return ua.NodeId(f"alarm:{alarm_id}", self.ns)
+        return nid(f"alarm:{alarm_id}", self.ns)
 
     async def ensure(self, alarm: dict[str, Any], parent: Node) -> Node:
         """Create the condition object of an alarm (once) under `parent` (its asset)."""
         aid = alarm["alarm_id"]
         if aid in self._nodes:
             return self._nodes[aid]
-        nid = self.condition_id(aid)
+        cid = self.condition_id(aid)
         node = await parent.add_object(
-            nid,
+            cid,
             ua.QualifiedName(aid.replace("/", "."), self.ns),
             objecttype=ua.ObjectIds.BaseObjectType,
         )
         await node.add_object(
-            ua.NodeId(f"alarm:{aid}/ShelvingState", self.ns), ua.QualifiedName("ShelvingState", 0)
+            nid(f"alarm:{aid}/ShelvingState", self.ns), ua.QualifiedName("ShelvingState", 0)
         )
-        await parent.add_reference(nid, ua.ObjectIds.HasCondition)
+        await parent.add_reference(cid, ua.ObjectIds.HasCondition)
         self._nodes[aid] = node
-        self._by_node[nid] = aid
-        self._by_node[ua.NodeId(f"alarm:{aid}/ShelvingState", self.ns)] = aid
+        self._by_node[cid] = aid
+        self._by_node[nid(f"alarm:{aid}/ShelvingState", self.ns)] = aid
         return node
 
     async def fire(self, alarm: dict[str, Any], source: Node, source_name: str) -> bytes:
@@ -149,7 +151,7 @@ class ConditionPublisher:
             "SuppressedOrShelved": mode in ("suppressed", "shelved"),
             "Comment": _lt(alarm.get("comment") or ""),
             "ClientUserId": alarm.get("user") or "",
-            "Quality": ua.StatusCode(0),
+            "Quality": status(0),
             "LastSeverity": int(alarm.get("severity", 500)),
         }
         for key, value in fields.items():
@@ -166,7 +168,7 @@ class ConditionPublisher:
         )
         # emitted by the Server object, which is where alarm clients subscribe (Part 9 5.5)
         await self._gen.trigger(t, _lt(alarm.get("message") or aid).Text)
-        eid = ev.EventId
+        eid = getattr(ev, "EventId")  # noqa: B009 - set by trigger(), not declared on Event
         event_id: bytes = eid.Value if isinstance(eid, ua.Variant) else eid
         self._event_ids.setdefault(aid, deque(maxlen=32)).append(event_id)
         self.fired += 1

@@ -14,24 +14,25 @@ import hmac
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from asyncua import Server, ua
 from asyncua.crypto.permission_rules import PermissionRuleset, User, UserRole
 
 from edgetwin.connect.opcua.conditions import CALLER
 from edgetwin.connect.opcua.security import TrustList, ensure_certificate
+from edgetwin.connect.opcua.uatypes import nid
 from edgetwin.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 _WRITE_TYPES = {
-    ua.NodeId(ua.ObjectIds.WriteRequest_Encoding_DefaultBinary),
-    ua.NodeId(ua.ObjectIds.CallRequest_Encoding_DefaultBinary),
-    ua.NodeId(ua.ObjectIds.HistoryUpdateRequest_Encoding_DefaultBinary),
+    nid(ua.ObjectIds.WriteRequest_Encoding_DefaultBinary),
+    nid(ua.ObjectIds.CallRequest_Encoding_DefaultBinary),
+    nid(ua.ObjectIds.HistoryUpdateRequest_Encoding_DefaultBinary),
 }
 _READ_TYPES = {
-    ua.NodeId(x)
+    nid(x)
     for x in (
         ua.ObjectIds.CreateSessionRequest_Encoding_DefaultBinary,
         ua.ObjectIds.CloseSessionRequest_Encoding_DefaultBinary,
@@ -175,7 +176,9 @@ class EdgetwinUserManager:
 async def apply_security(server: Server, sec: ServerSecurity, app_uri: str, host: str) -> None:
     """Configure endpoints, certificate, trust list, users and permissions on `server`."""
     ruleset = EdgetwinRuleset(sec)
-    server.set_security_policy([_POLICIES[p] for p in sec.policies], permission_ruleset=ruleset)
+    server.set_security_policy(
+        [_POLICIES[p] for p in sec.policies], permission_ruleset=cast(Any, ruleset)
+    )
     tokens: list[type] = [ua.UserNameIdentityToken]
     if sec.allow_anonymous_read:
         tokens.append(ua.AnonymousIdentityToken)

@@ -17,12 +17,13 @@ from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
-from asyncua import Server, ua
+from asyncua import Server
 from asyncua.server.binary_server_asyncio import BinaryServer
 from asyncua.server.history import HistoryDict
 
 from edgetwin.connect.opcua.address_space import PlantNodes, build_plant
 from edgetwin.connect.opcua.server_security import ServerSecurity, apply_security
+from edgetwin.connect.opcua.uatypes import data_value
 from edgetwin.core.config import PlantConfig, SourceConfig
 
 log = logging.getLogger(__name__)
@@ -187,13 +188,8 @@ class PlantServer:
             if var is None:
                 continue
             t = _EPOCH + timedelta(microseconds=int(ts[k]) // 1000)
-            status = ua.StatusCode({0xC0: 0, 0x40: 0x40000000}.get(int(quality[k]), 0x80000000))
-            dv = ua.DataValue(
-                ua.Variant(float(values[k]), ua.VariantType.Double),
-                StatusCode=status,
-                SourceTimestamp=t,
-                ServerTimestamp=t,
-            )
+            code = {0xC0: 0, 0x40: 0x40000000}.get(int(quality[k]), 0x80000000)
+            dv = data_value(float(values[k]), t, code)
             await self.history.save_node_value(var.nodeid, dv)
             if server is not None:
                 await server.write_attribute_value(var.nodeid, dv)

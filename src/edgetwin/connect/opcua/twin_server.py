@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from asyncua.common.node import Node
 from edgetwin.connect.opcua.address_space import PlantNodes, build_plant
 from edgetwin.connect.opcua.conditions import AlarmActions, ConditionPublisher
 from edgetwin.connect.opcua.server_security import ServerSecurity, apply_security
+from edgetwin.connect.opcua.uatypes import data_value, nid
 from edgetwin.core.config import DERIVED_SIGNALS
 from edgetwin.core.schemas import EVENTS_SCHEMA, conform
 from edgetwin.twin import Twin
@@ -81,20 +83,20 @@ class TwinServer:
             vs: dict[str, Node] = {}
             for key, init in (("HealthIndex", 1.0), ("HealthStatus", "ok"), ("HealthReason", "")):
                 vs[key] = await folder.add_variable(
-                    ua.NodeId(f"{asset.path}#{key}", ns), ua.QualifiedName(key, ns), init
+                    nid(f"{asset.path}#{key}", ns), ua.QualifiedName(key, ns), init
                 )
             model = await folder.add_object(
-                ua.NodeId(f"{asset.path}#Model", ns), ua.QualifiedName("Model", ns)
+                nid(f"{asset.path}#Model", ns), ua.QualifiedName("Model", ns)
             )
             for key in ("Module", "LastDecision", "Metadata"):
                 vs[f"Model.{key}"] = await model.add_property(
-                    ua.NodeId(f"{asset.path}#Model.{key}", ns), ua.QualifiedName(key, ns), ""
+                    nid(f"{asset.path}#Model.{key}", ns), ua.QualifiedName(key, ns), ""
                 )
             self._asset_vars[asset.path] = vs
             for d in DERIVED_SIGNALS:
                 sid = asset.signal_id(d)
                 self._produced_by[sid] = await self.nodes.variables[sid].add_property(
-                    ua.NodeId(f"{sid}#ProducedBy", ns), ua.QualifiedName("ProducedBy", ns), ""
+                    nid(f"{sid}#ProducedBy", ns), ua.QualifiedName("ProducedBy", ns), ""
                 )
         self.conditions = ConditionPublisher(
             server,
@@ -224,14 +226,7 @@ class TwinServer:
 
 
 def _dv(value: float, ts_ns: int, quality: int) -> ua.DataValue:
-    from datetime import UTC, datetime, timedelta
-
     t = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(ts_ns) // 1000)
-    status = {0xC0: 0, 0x40: 0x40000000}.get(int(quality), 0x80000000)
+    code = {0xC0: 0, 0x40: 0x40000000}.get(int(quality), 0x80000000)
     v = float(value) if value is not None and not np.isnan(value) else float("nan")
-    return ua.DataValue(
-        ua.Variant(v, ua.VariantType.Double),
-        StatusCode=ua.StatusCode(status),
-        SourceTimestamp=t,
-        ServerTimestamp=t,
-    )
+    return data_value(v, t, code)
