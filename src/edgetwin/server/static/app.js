@@ -208,7 +208,7 @@ function renderAsset(path) {
       <form class="inline" id="wo-form"><input name="title" placeholder="New work order: what needs doing"><button class="primary">Open</button></form></section>
     <section class="panel"><h2>Inspections</h2><div class="gallery" id="gallery"><span class="muted">No inspection images.</span></div></section>
     <section class="panel"><h2>Event timeline</h2><ul class="timeline" id="timeline"></ul></section>
-    <section class="panel"><h2>What-if</h2><form class="inline" id="whatif"><input name="profile" placeholder='load profile as JSON, e.g. {"load": 1.2}'><button>Simulate</button></form><pre id="whatif-out" hidden></pre></section>`;
+    <section class="panel"><h2>What-if</h2><form class="inline" id="whatif"><input name="profile" placeholder='load profile: [[duration_s, load_fraction], ...], e.g. [[3600, 0.8], [7200, 1.1]]'><button>Simulate</button></form><pre id="whatif-out" hidden></pre></section>`;
   updateAssetView(path);
   $("#window").addEventListener("change", (e) => { S.window = e.target.value; render(); });
   $("#wo-form").addEventListener("submit", async (e) => {
@@ -219,7 +219,7 @@ function renderAsset(path) {
   $("#whatif").addEventListener("submit", async (e) => {
     e.preventDefault();
     let profile;
-    try { profile = JSON.parse(e.target.profile.value || "{}"); } catch { return toast("load profile must be JSON"); }
+    try { profile = JSON.parse(e.target.profile.value || "[]"); } catch { return toast("load profile must be JSON: [[duration_s, load_fraction], ...]"); }
     try { const r = await write("POST", `/api/assets/${enc(path)}/what-if`, { load_profile: profile }); const o = $("#whatif-out"); o.hidden = false; o.textContent = JSON.stringify(r, null, 1); }
     catch (err) { toast(err.message, 8000); }
   });
