@@ -51,15 +51,24 @@ def test_budget_violation_counted(module, cnn_inputs):
 
 
 def test_drift_rises_for_shifted_inputs(module, cnn_inputs):
-    same = ModuleRunner(module)
+    same = ModuleRunner(module, drift_overhead=float("inf"))  # track every window
     for w in cnn_inputs[:32]:
         same.run_window(w[None])
-    shifted = ModuleRunner(module)
+    shifted = ModuleRunner(module, drift_overhead=float("inf"))
     for w in cnn_inputs[:32]:
         shifted.run_window(w[None] + 1.5)  # a 1.5-unit offset: about 2 sigma of a unit sine
     a, b = same.metrics(), shifted.metrics()
     assert a["drift_psi_max"] < 0.1 and a["drift_z_max"] < 0.2
     assert b["drift_psi_max"] > 1.0 and b["drift_z_max"] > 1.5
+    assert a["drift_updates"] == 32 and a["drift_windows"] == 32
+
+
+def test_drift_tracking_is_subsampled_within_its_time_share(module, cnn_inputs):
+    runner = ModuleRunner(module, drift_overhead=0.0)  # no time for drift beyond the first window
+    for w in cnn_inputs[:10]:
+        runner.run_window(w[None])
+    m = runner.metrics()
+    assert m["calls"] == 10 and m["drift_updates"] == 1 and m["drift_windows"] == 1
 
 
 def test_wrong_feature_count_is_explained(module):

@@ -245,6 +245,20 @@ def _import_function(ref: str) -> Callable[..., Any]:
     return func  # type: ignore[no-any-return]
 
 
+def _bind_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Convert JSON lists to arrays once at load time (numbers: float32, strings: object), so
+    processing functions do not re-convert them on every window."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, list) and value and all(isinstance(v, int | float) for v in value):
+            out[key] = np.asarray(value, dtype=np.float32)
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            out[key] = np.asarray(value, dtype=object)
+        else:
+            out[key] = value
+    return out
+
+
 def default_providers() -> list[str]:
     """Execution providers to use when none is asked for: accelerators first, CPU last."""
     import onnxruntime as ort
@@ -293,6 +307,10 @@ class EdgeModule:
         self.path = path
         self.input_names: list[str] = [i.name for i in session.get_inputs()]
         self.output_names: list[str] = [o.name for o in session.get_outputs()]
+        self._dtypes = {
+            n: np.dtype(spec.dtype) if (spec := manifest.inputs.get(n)) is not None else np.dtype(np.float32)
+            for n in self.input_names
+        }
         self._pre = self._processing(manifest.preprocess)
         self._post = self._processing(manifest.postprocess)
 
@@ -302,7 +320,11 @@ class EdgeModule:
     ) -> tuple[Callable[..., Any], dict[str, Any]] | None:
         if not spec or not spec.get("function"):
             return None
-        return _import_function(str(spec["function"])), dict(spec.get("params") or {})
+        ref = str(spec["function"])
+        params = spec.get("params") or {}
+        # Our own processing functions take arrays; others get the JSON values unchanged.
+        bound = _bind_params(params) if ref.startswith("edgetwin.edge.processing:") else dict(params)
+        return _import_function(ref), bound
 
     @classmethod
     def load(
@@ -370,12 +392,11 @@ class EdgeModule:
                 f"module {self.manifest.name}: {len(self.input_names)} inputs "
                 f"{self.input_names}; pass a dict of arrays"
             )
-        out: dict[str, np.ndarray] = {}
-        for name, value in feeds.items():
-            spec = self.manifest.inputs.get(name)
-            dtype = np.dtype(spec.dtype) if spec is not None else np.float32
-            out[name] = np.ascontiguousarray(value, dtype=dtype)
-        return out
+        dtypes = self._dtypes
+        return {
+            name: np.ascontiguousarray(value, dtype=dtypes.get(name, np.float32))
+            for name, value in feeds.items()
+        }
 
     def postprocess(self, outputs: dict[str, np.ndarray]) -> Any:
         """Apply the named post-processing function to the primary output (first by default)."""

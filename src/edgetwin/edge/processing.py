@@ -14,16 +14,23 @@ import numpy as np
 def standardize(
     x: np.ndarray, mean: float | Sequence[float], std: float | Sequence[float], axis: int = 1
 ) -> np.ndarray:
-    """(x - mean) / std, per feature along `axis` (scalars broadcast to every feature)."""
+    """(x - mean) / std, per feature along `axis` (scalars broadcast to every feature).
+
+    A zero std leaves the feature centred but unscaled. `EdgeModule` converts list parameters
+    to arrays once at load time, so the per-window cost is the arithmetic alone.
+    """
     arr = np.asarray(x, dtype=np.float32)
     m = np.asarray(mean, dtype=np.float32)
     s = np.asarray(std, dtype=np.float32)
+    if s.ndim == 0:
+        return (arr - m) / (s if s != 0 else np.float32(1.0))
+    s = np.where(s == 0, np.float32(1.0), s)
     if m.ndim == 1 and arr.ndim > 1:
         shape = [1] * arr.ndim
         shape[axis] = m.size
         m = m.reshape(shape)
         s = s.reshape(shape)
-    return (arr - m) / np.where(s == 0, 1.0, s)
+    return (arr - m) / s
 
 
 def softmax(scores: np.ndarray, axis: int = -1) -> np.ndarray:
