@@ -157,3 +157,41 @@ def test_load_wise_on_real_cwru(shared_data, tmp_path):
     res = confusion(y.tolist(), module_predict(EdgeModule.load(path), x, shaft))
     assert res.n == 30
     assert res.accuracy >= 0.9, res.confusion
+
+
+def test_strict_prior_bounds_shaft_and_impulsiveness():
+    from edgetwin.pdm.diagnose.model import weight_bounds
+
+    names = feature_names()
+    classes = ["ball", "inner_race", "normal", "outer_race"]
+    strict = dict(
+        zip(
+            [(c, n) for c in classes for n in names],
+            weight_bounds(classes, names, "strict"),
+            strict=True,
+        )
+    )
+    loose = dict(
+        zip(
+            [(c, n) for c in classes for n in names],
+            weight_bounds(classes, names, "evidence"),
+            strict=True,
+        )
+    )
+    assert strict[("inner_race", "wide_shaft_h1")] == (0.0, None)
+    assert strict[("normal", "wide_shaft_h1")] == (0.0, 0.0)
+    assert strict[("outer_race", "sk_shaft_h2")] == (0.0, 0.0)
+    assert strict[("normal", "time_kurtosis")] == (None, 0.0)
+    assert strict[("ball", "sk_max")] == (0.0, None)
+    assert strict[("normal", "time_shape")] == (None, None)
+    assert loose[("normal", "wide_shaft_h1")] == (None, None)
+    assert (
+        strict[("outer_race", "sk_bpfo_h1")] == loose[("outer_race", "sk_bpfo_h1")] == (0.0, None)
+    )
+    x, y = _blobs(f=len(names))
+    model = EnvelopeDiagnoser(prior="strict").fit(
+        x, ["normal" if v == "a" else "inner_race" if v == "b" else "ball" for v in y]
+    )
+    col = names.index("wide_shaft_h1")
+    w = dict(zip(model.classes_, model.coef_[:, col], strict=True))
+    assert w["normal"] == 0.0 and w["ball"] == 0.0 and w["inner_race"] >= 0.0

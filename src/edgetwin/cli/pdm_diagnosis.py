@@ -33,11 +33,23 @@ def _load(data: list[Path], console: Console) -> list[Any]:
     return records
 
 
+PRIOR_HELP = (
+    "sign constraints of the classifier: 'evidence' (defect-frequency energy counts only for its "
+    "own fault; best on CWRU), 'strict' (also shaft modulation only for inner race, impulsiveness "
+    "never for health; for machines other than the training rig), 'none' (plain)"
+)
+
+
 def _run_protocols(
-    records: list[Any], splits: list[str], params: dict[str, Any], console: Console
+    records: list[Any],
+    splits: list[str],
+    params: dict[str, Any],
+    console: Console,
+    prior: str = "evidence",
 ) -> dict[str, Any]:
     from rich.progress import Progress
 
+    from edgetwin.pdm.diagnose.model import EnvelopeDiagnoser
     from edgetwin.pdm.diagnose.module import module_predictor
     from edgetwin.pdm.diagnose.splits import make_folds
     from edgetwin.pdm.diagnose.train import run_split
@@ -57,6 +69,7 @@ def _run_protocols(
                 params,
                 lambda m, p: module_predictor(m, p, params),
                 progress=advance,
+                make_model=lambda: EnvelopeDiagnoser(prior=prior),
             )
         out[split] = res
     return out
@@ -68,6 +81,7 @@ def train_diagnosis(
     protocols: bool = typer.Option(
         True, help="also run the load and bearing protocols and store their figures in the manifest"
     ),
+    prior: str = typer.Option("evidence", help=PRIOR_HELP),
 ) -> None:
     """Train the envelope diagnoser on every window of the given files and ship it as a module."""
     import numpy as np
@@ -75,6 +89,7 @@ def train_diagnosis(
     from edgetwin.edge import EdgeModule, update_module
     from edgetwin.edge.module import read_manifest
     from edgetwin.pdm.datasets.cwru import CLASSES
+    from edgetwin.pdm.diagnose.model import EnvelopeDiagnoser
     from edgetwin.pdm.diagnose.module import (
         build_diagnosis_module,
         feature_params,
@@ -90,7 +105,14 @@ def train_diagnosis(
     window, hop = int(records[0].rate_hz), int(records[0].rate_hz / 2)
     refs = [w for i in range(len(records)) for w in record_windows(records, i, window, hop)]
     with console.status(f"features and fit on {len(refs)} windows"):
-        model = fit_windows(records, refs, params, window, FeatureCache(records, window, params))
+        model = fit_windows(
+            records,
+            refs,
+            params,
+            window,
+            FeatureCache(records, window, params),
+            lambda: EnvelopeDiagnoser(prior=prior),
+        )
     path = build_diagnosis_module(model, out, params, data_files=[r.meta.path for r in records])
     mod = EdgeModule.load(path, intra_op_threads=1)
     x, shaft, y = gather(records, refs, window)
@@ -112,7 +134,9 @@ def train_diagnosis(
         console,
     )
     if protocols:
-        for split, res in _run_protocols(records, ["load", "bearing"], params, console).items():
+        for split, res in _run_protocols(
+            records, ["load", "bearing"], params, console, prior
+        ).items():
             verification[f"cwru_{split}_split"] = {
                 "accuracy_mean_of_folds": res.accuracy,
                 "folds": {f.name: f.result.accuracy for f in res.folds},
@@ -168,6 +192,7 @@ def eval_diagnosis(
 def bench_diagnosis(
     split: str = typer.Option(..., "--split", help="bearing | load | random"),
     data: list[Path] = typer.Option(..., "--data", help="CWRU .mat files or folders (repeat)"),
+    prior: str = typer.Option("evidence", help=PRIOR_HELP),
 ) -> None:
     """Run one CWRU protocol end to end (train, export, score the module) and print figures."""
     from edgetwin.pdm.datasets.cwru import CLASSES
@@ -175,7 +200,9 @@ def bench_diagnosis(
 
     console = Console()
     records = _load(data, console)
-    res = _run_protocols(records, [split], feature_params(records[0].rate_hz), console)[split]
+    res = _run_protocols(records, [split], feature_params(records[0].rate_hz), console, prior)[
+        split
+    ]
     table = Table(title=f"CWRU {split} split, exported module")
     for col in ("fold", "train windows", "test windows", "accuracy %", "train s"):
         table.add_column(col, justify="right")

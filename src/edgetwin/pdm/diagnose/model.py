@@ -10,8 +10,10 @@ at the other families; the healthy class may only lose from defect energy. Shaft
 the time-domain statistics stay unconstrained. A plain classifier happily learns "no BPFO peak
 but this kurtosis means outer race" from the one outer-race bearing it saw; the sign
 constraints forbid such shortcuts, which is what lets a model trained on CWRU name the faults of
-other bearings (unseen fault sizes, the simulated plant). `prior="none"` is plain multinomial
-logistic regression.
+other bearings (unseen fault sizes, the simulated plant). `prior="strict"` also constrains the
+rest: shaft-rate modulation of the envelope counts only as inner-race evidence, and impulsiveness
+(kurtosis, crest and impulse factors, spectral-kurtosis maximum) only as evidence of some fault,
+never of health. `prior="none"` is plain multinomial logistic regression.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from edgetwin.pdm.features.envelope import feature_names
 
 INPUT_NAME = "features"
 OUTPUT_NAME = "probabilities"
-PRIORS = ("evidence", "none")
+PRIORS = ("strict", "evidence", "none")
 # Envelope families that count as evidence for each fault class.
 EVIDENCE: dict[str, tuple[str, ...]] = {
     "outer_race": ("bpfo",),
@@ -34,6 +36,9 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
     "ball": ("bsf", "bsf_sb", "ball_spin", "ftf"),
 }
 _FAMILY_TOKENS = ("bpfi_sb", "bsf_sb", "ball_spin", "bpfo", "bpfi", "bsf", "ftf")
+_IMPULSIVENESS = ("time_kurtosis", "time_crest", "time_impulse", "sk_max")
+
+Bound = tuple[float | None, float | None]
 
 
 def feature_family(name: str) -> str | None:
@@ -44,19 +49,30 @@ def feature_family(name: str) -> str | None:
     return None
 
 
+def _other_bound(cls: str, name: str, prior: str) -> Bound:
+    """Bound of a feature that is not defect-family energy (shaft harmonics, time statistics)."""
+    if prior != "strict":
+        return (None, None)
+    if "_shaft_h" in name:  # shaft-rate modulation: evidence of an inner-race defect only
+        return (0.0, None) if cls == "inner_race" else (0.0, 0.0)
+    if name in _IMPULSIVENESS:  # impacts: evidence of some fault, never of health
+        return (None, 0.0) if cls == "normal" else (0.0, None)
+    return (None, None)
+
+
 def weight_bounds(
-    classes: Sequence[str], names: Sequence[str]
-) -> list[tuple[float | None, float | None]]:
-    """L-BFGS-B bounds of the weight matrix [class, feature] (row-major) under the evidence prior."""
-    bounds: list[tuple[float | None, float | None]] = []
+    classes: Sequence[str], names: Sequence[str], prior: str = "evidence"
+) -> list[Bound]:
+    """L-BFGS-B bounds of the weight matrix [class, feature] (row-major) under `prior`."""
+    bounds: list[Bound] = []
     for cls in classes:
         own = EVIDENCE.get(cls)
         for name in names:
             fam = feature_family(name)
-            if fam is None or (own is None and cls != "normal"):
-                bounds.append(
-                    (None, None)
-                )  # shaft, time statistics, or a class we know no physics of
+            if own is None and cls != "normal":
+                bounds.append((None, None))  # a class we know no physics of
+            elif fam is None:
+                bounds.append(_other_bound(cls, name, prior))
             elif own is not None and fam in own:
                 bounds.append((0.0, None))
             else:
@@ -68,8 +84,8 @@ class EnvelopeDiagnoser:
     """Multinomial logistic regression on standardised features (scikit-learn contract).
 
     C: inverse L2 regularisation strength (scikit-learn's meaning); max_iter: solver iterations;
-    prior: "evidence" (sign constraints from the bearing physics, see the module docstring) or
-    "none"; feature_names: column names (default: `envelope_features` columns).
+    prior: "evidence" (sign constraints from the bearing physics, see the module docstring),
+    "strict" (also on shaft harmonics and impulsiveness) or "none"; feature_names: column names (default: `envelope_features` columns).
     Learned: `classes_`, `mean_`, `scale_`, `coef_` [n_classes, n_features], `intercept_`.
     """
 
@@ -119,14 +135,14 @@ class EnvelopeDiagnoser:
             grad = np.concatenate([(g.T @ z + l2 * weights).ravel(), g.sum(axis=0)])
             return float(loss), grad
 
-        if self.prior == "evidence":
+        if self.prior in ("evidence", "strict"):
             names = list(self.feature_names or feature_names())
             if len(names) != f:
                 raise DataError(
                     f"{f} feature columns but {len(names)} feature names: pass feature_names= "
                     "matching X, or prior='none' for features without defect families"
                 )
-            bounds = weight_bounds(classes.tolist(), names) + [(None, None)] * k
+            bounds = weight_bounds(classes.tolist(), names, self.prior) + [(None, None)] * k
         else:
             bounds = [(None, None)] * (k * f + k)
         res = minimize(
