@@ -308,7 +308,9 @@ class EdgeModule:
         self.input_names: list[str] = [i.name for i in session.get_inputs()]
         self.output_names: list[str] = [o.name for o in session.get_outputs()]
         self._dtypes = {
-            n: np.dtype(spec.dtype) if (spec := manifest.inputs.get(n)) is not None else np.dtype(np.float32)
+            n: np.dtype(spec.dtype)
+            if (spec := manifest.inputs.get(n)) is not None
+            else np.dtype(np.float32)
             for n in self.input_names
         }
         self._pre = self._processing(manifest.preprocess)
@@ -323,7 +325,9 @@ class EdgeModule:
         ref = str(spec["function"])
         params = spec.get("params") or {}
         # Our own processing functions take arrays; others get the JSON values unchanged.
-        bound = _bind_params(params) if ref.startswith("edgetwin.edge.processing:") else dict(params)
+        bound = (
+            _bind_params(params) if ref.startswith("edgetwin.edge.processing:") else dict(params)
+        )
         return _import_function(ref), bound
 
     @classmethod
@@ -361,6 +365,10 @@ class EdgeModule:
             p = Path(tmp) / "module.zip"
             p.write_bytes(data)
             return cls.load(p, precision, **kwargs)
+
+    def processing(self, which: str) -> tuple[Callable[..., Any], dict[str, Any]] | None:
+        """The bound pre- (`"pre"`) or post-processing (`"post"`) function and its params."""
+        return self._pre if which == "pre" else self._post
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Raw ONNX outputs by name; no processing, no copies beyond onnxruntime's own."""

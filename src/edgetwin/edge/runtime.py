@@ -189,7 +189,9 @@ class ModuleRunner:
                     tracker.update(feeds[name])
             self.drift_updates += 1
             self._drift_s += time.perf_counter() - t1
-        return WindowResult(output=output, raw=raw, latency_ms=latency, over_budget=over, meta=meta or {})
+        return WindowResult(
+            output=output, raw=raw, latency_ms=latency, over_budget=over, meta=meta or {}
+        )
 
     def metrics(self) -> dict[str, Any]:
         """Live latency (ms) percentiles, budget violations, watchdog aborts, input drift."""
