@@ -154,58 +154,62 @@ def interleaved(fns: dict[str, Any], rounds: int, calls: int) -> dict[str, list[
     return out
 
 
+def overhead_one(
+    path: Path, precision: str, x1_raw: np.ndarray, threads: int, rounds: int, calls: int
+) -> dict[str, Any]:
+    """Batch-1 latency: bare ORT vs EdgeModule.run, and bare ORT + the module's own processing
+    functions vs ModuleRunner (which adds timing, budget check and drift tracking)."""
+    files = read_module_files(path)
+    mod = EdgeModule.load(path, precision=precision, intra_op_threads=threads)
+    runner = ModuleRunner(mod)
+    bare = make_session(
+        files[MODEL_FP32 if precision == "fp32" else MODEL_INT8], ["CPUExecutionProvider"], threads
+    )
+    feeds = mod.preprocess(x1_raw)
+    in_name = bare.get_inputs()[0].name
+    pre_fn, pre_params = mod.processing("pre") or (None, {})
+    post_fn, post_params = mod.processing("post") or (None, {})
+
+    def by_hand() -> Any:
+        xin = pre_fn(x1_raw, **pre_params) if pre_fn else x1_raw
+        out = bare.run(None, {in_name: xin})[0]
+        return post_fn(out, **post_params) if post_fn else out
+
+    t = interleaved(
+        {
+            "bare": lambda: bare.run(None, feeds),
+            "module_run": lambda: mod.run(feeds),
+            "by_hand": by_hand,
+            "runner": lambda: runner.run_window(x1_raw),
+        },
+        rounds,
+        calls,
+    )
+    med = {k: statistics.median(v) for k, v in t.items()}
+    ratio_run = statistics.median([a / b for a, b in zip(t["module_run"], t["bare"], strict=True)])
+    ratio_runner = statistics.median(
+        [a / b for a, b in zip(t["runner"], t["by_hand"], strict=True)]
+    )
+    return {
+        "module": mod.manifest.name,
+        "precision": precision,
+        "threads": threads,
+        **{f"{k}_ms": v for k, v in med.items()},
+        "run_overhead": ratio_run - 1,
+        "runner_overhead": ratio_runner - 1,
+        "drift_updates": f"{runner.drift_updates}/{runner.calls}",
+    }
+
+
 def overhead_rows(
     path: Path, x1_raw: np.ndarray, threads: int, rounds: int, calls: int
 ) -> list[dict[str, Any]]:
-    """Batch-1 latency: bare ORT vs EdgeModule.run vs ModuleRunner (pre/post/drift), per precision."""
-    rows = []
     files = read_module_files(path)
-    for precision, name in (("fp32", MODEL_FP32), ("int8", MODEL_INT8)):
-        if name not in files:
-            continue
-        mod = EdgeModule.load(path, precision=precision, intra_op_threads=threads)
-        runner = ModuleRunner(mod)
-        bare = make_session(files[name], ["CPUExecutionProvider"], threads)
-        feeds = mod.preprocess(x1_raw)
-        in_name = bare.get_inputs()[0].name
-        # The same named processing functions, called directly around a bare session: what is
-        # left between this and the runner is the runtime's own cost (timing, budget, drift).
-        pre_fn, pre_params = mod._pre if mod._pre else (None, {})
-        post_fn, post_params = mod._post if mod._post else (None, {})
-
-        def by_hand() -> Any:
-            xin = pre_fn(x1_raw, **pre_params) if pre_fn else x1_raw
-            out = bare.run(None, {in_name: xin})[0]
-            return post_fn(out, **post_params) if post_fn else out
-
-        t = interleaved(
-            {
-                "bare": lambda: bare.run(None, feeds),
-                "module_run": lambda: mod.run(feeds),
-                "by_hand": by_hand,
-                "runner": lambda: runner.run_window(x1_raw),
-            },
-            rounds,
-            calls,
-        )
-        med = {k: statistics.median(v) for k, v in t.items()}
-        ratio_run = statistics.median(
-            [a / b for a, b in zip(t["module_run"], t["bare"], strict=True)]
-        )
-        ratio_runner = statistics.median(
-            [a / b for a, b in zip(t["runner"], t["by_hand"], strict=True)]
-        )
-        rows.append(
-            {
-                "module": mod.manifest.name,
-                "precision": precision,
-                "threads": threads,
-                **{f"{k}_ms": v for k, v in med.items()},
-                "run_overhead": ratio_run - 1,
-                "runner_overhead": ratio_runner - 1,
-            }
-        )
-    return rows
+    return [
+        overhead_one(path, precision, x1_raw, threads, rounds, calls)
+        for precision, name in (("fp32", MODEL_FP32), ("int8", MODEL_INT8))
+        if name in files
+    ]
 
 
 def speed_rows(
