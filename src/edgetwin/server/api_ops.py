@@ -89,63 +89,73 @@ async def alarm(alarm_id: str, c: ServerContext = Depends(ctx)) -> JSONResponse:
 
 
 @router.post("/alarms/{alarm_id:path}/acknowledge", summary="Acknowledge an unacknowledged alarm")
-def acknowledge(
+async def acknowledge(
     alarm_id: str,
     body: Comment | None = None,
     user: str = Depends(require_token),
     c: ServerContext = Depends(ctx),
 ) -> JSONResponse:
-    return JSONResponse(c.twin.acknowledge(alarm_id, user, (body or Comment()).comment))
+    out = c.twin.acknowledge(alarm_id, user, (body or Comment()).comment)
+    await c.settle()
+    return JSONResponse(out)
 
 
 @router.post(
     "/alarms/{alarm_id:path}/shelve", summary="Shelve (timed with duration_s, else one-shot)"
 )
-def shelve(
+async def shelve(
     alarm_id: str,
     body: Shelve | None = None,
     user: str = Depends(require_token),
     c: ServerContext = Depends(ctx),
 ) -> JSONResponse:
     b = body or Shelve()
-    return JSONResponse(c.twin.shelve(alarm_id, user, b.duration_s, b.comment))
+    out = c.twin.shelve(alarm_id, user, b.duration_s, b.comment)
+    await c.settle()
+    return JSONResponse(out)
 
 
 @router.post("/alarms/{alarm_id:path}/unshelve", summary="Return a shelved alarm to service")
-def unshelve(
+async def unshelve(
     alarm_id: str,
     body: Comment | None = None,
     user: str = Depends(require_token),
     c: ServerContext = Depends(ctx),
 ) -> JSONResponse:
-    return JSONResponse(c.twin.unshelve(alarm_id, user, (body or Comment()).comment))
+    out = c.twin.unshelve(alarm_id, user, (body or Comment()).comment)
+    await c.settle()
+    return JSONResponse(out)
 
 
 @router.post("/alarms/{alarm_id:path}/suppress", summary="Suppress by design (on=false to release)")
-def suppress(
+async def suppress(
     alarm_id: str,
     body: Toggle | None = None,
     user: str = Depends(require_token),
     c: ServerContext = Depends(ctx),
 ) -> JSONResponse:
-    return JSONResponse(c.twin.suppress(alarm_id, (body or Toggle()).on, user))
+    out = c.twin.suppress(alarm_id, (body or Toggle()).on, user)
+    await c.settle()
+    return JSONResponse(out)
 
 
 @router.post(
     "/alarms/{alarm_id:path}/out-of-service", summary="Take out of service (on=false to restore)"
 )
-def out_of_service(
+async def out_of_service(
     alarm_id: str,
     body: Toggle | None = None,
     user: str = Depends(require_token),
     c: ServerContext = Depends(ctx),
 ) -> JSONResponse:
     b = body or Toggle()
-    return JSONResponse(c.twin.set_out_of_service(alarm_id, b.on, user, b.comment))
+    out = c.twin.set_out_of_service(alarm_id, b.on, user, b.comment)
+    await c.settle()
+    return JSONResponse(out)
 
 
 @router.get("/work-orders", summary="Work orders, newest first (asset matches its subtree)")
-def work_orders(
+async def work_orders(
     asset: str | None = None,
     status: str | None = Query(None, pattern="^(open|closed)$"),
     c: ServerContext = Depends(ctx),
@@ -156,27 +166,30 @@ def work_orders(
 @router.post(
     "/work-orders", status_code=201, summary="Open a work order (optionally from an alarm)"
 )
-def open_work_order(
+async def open_work_order(
     body: NewWorkOrder, user: str = Depends(require_token), c: ServerContext = Depends(ctx)
 ) -> JSONResponse:
     wo = c.twin.open_work_order(body.asset, body.title, from_alarm=body.alarm_id, user=user)
+    await c.settle()
     return JSONResponse(wo.to_dict(), status_code=201)
 
 
 @router.post("/work-orders/{wid}/close", summary="Close a work order with a note")
-def close_work_order(
+async def close_work_order(
     wid: int,
     body: CloseWorkOrder,
     user: str = Depends(require_token),
     c: ServerContext = Depends(ctx),
 ) -> JSONResponse:
-    return JSONResponse(c.twin.close_work_order(wid, body.note, user=user).to_dict())
+    out = c.twin.close_work_order(wid, body.note, user=user).to_dict()
+    await c.settle()
+    return JSONResponse(out)
 
 
 @router.post(
     "/assets/{path:path}/what-if", summary="Simulate the asset forward under a load profile"
 )
-def what_if(
+async def what_if(
     path: str, body: WhatIf, user: str = Depends(require_token), c: ServerContext = Depends(ctx)
 ) -> JSONResponse:
     return JSONResponse(c.twin.what_if(path, body.load_profile, body.seed))

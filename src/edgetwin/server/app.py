@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -55,7 +57,7 @@ def create_app(
         twin, store, tokens, Path(modules_dir) if modules_dir else None, public_url
     )
     if persist_events and store is not None:
-        twin.add_event_sink(store.append_events)
+        twin.add_event_sink(_event_writer(store, context))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,6 +109,32 @@ def create_app(
         return FileResponse(static / "index.html", headers={"Cache-Control": "no-cache"})
 
     return app
+
+
+def _event_writer(store: Any, context: ServerContext) -> Callable[[pa.Table], None]:
+    """Persist operator-action events off the event loop, in order, on one writer thread.
+
+    Operator actions run in the event loop (the twin is only touched from there, like the
+    runtime touches it); the store append is blocking, so it goes to a single-thread executor
+    and the endpoint awaits it (`ServerContext.settle`) before answering.
+    """
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgetwin-events")
+
+    def log_failure(fut: asyncio.Future[Any]) -> None:
+        if not fut.cancelled() and fut.exception() is not None:
+            log.error("storing operator events failed: %s", fut.exception())
+
+    def persist(table: pa.Table) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            store.append_events(table)  # called outside any loop (scripts, tests): just write
+            return
+        fut = loop.run_in_executor(writer, store.append_events, table)
+        fut.add_done_callback(log_failure)
+        context.pending[:] = [f for f in context.pending if not f.done()] + [fut]
+
+    return persist
 
 
 def _error_handlers(app: FastAPI) -> None:

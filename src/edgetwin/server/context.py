@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,13 @@ class ServerContext:
     tokens: TokenStore
     modules_dir: Path | None = None
     public_url: str = ""
+    pending: list[asyncio.Future[Any]] = field(default_factory=list)
+
+    async def settle(self) -> None:
+        """Wait for the history writes an operator action started, so the reply implies stored."""
+        futures, self.pending[:] = list(self.pending), []
+        if futures:
+            await asyncio.gather(*futures)
 
 
 def context_of(request: Request) -> ServerContext:
