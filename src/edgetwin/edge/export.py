@@ -34,7 +34,7 @@ def torch_to_onnx(
         torch.onnx.export(
             model,
             (torch.from_numpy(np.ascontiguousarray(example[:1], dtype=np.float32)),),
-            buf,
+            buf,  # type: ignore[arg-type]  # torch accepts file-like objects too
             input_names=[input_name],
             output_names=[output_name],
             dynamic_axes=axes,
