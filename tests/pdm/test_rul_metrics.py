@@ -87,3 +87,15 @@ def test_mondrian_intervals_cover_heteroscedastic_noise() -> None:
     out = rul_with_interval(np.array([[-3.0], [60.0]]), **cal.to_params())
     assert out["rul"][0] == 0.0 and out["rul_lo"][0] == 0.0
     assert out["rul_lo"][1] <= 60.0 <= out["rul_hi"][1]
+
+
+def test_preprocess_age_channel_from_length_or_cycle_column() -> None:
+    h = np.random.default_rng(3).normal(size=(7, 24))
+    params = {**_identity_params(4), "age_scale": 100.0}
+    x = preprocess_histories(h, **params)
+    assert x.shape == (1, 4, 3)
+    np.testing.assert_allclose(x[0, :, 2], np.array([4, 5, 6, 7]) / 100.0, rtol=1e-6)
+    full = np.column_stack([np.ones(7), np.arange(51, 58), h])  # a history starting at cycle 51
+    np.testing.assert_allclose(
+        preprocess_histories(full, **params)[0, :, 2], np.arange(54, 58) / 100.0, rtol=1e-6
+    )

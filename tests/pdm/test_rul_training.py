@@ -58,7 +58,7 @@ def test_module_round_trip_matches_torch(trained) -> None:
     assert lo <= rul <= hi and rul == pytest.approx(out["rul"][3], abs=1e-6)
     manifest = read_manifest(path)
     assert manifest.task == "rul"
-    assert manifest.preprocess["params"]["window"] == 30
+    assert manifest.preprocess["params"]["window"] == 40
     assert manifest.verification["int8_rmse_vs_fp32_cycles"] < 5.0
 
 

@@ -18,7 +18,7 @@ def train_rul(
     name: str = typer.Option("rul-cmapss", help="module name"),
     seed: int = typer.Option(0, help="seed of the engine folds and of the networks"),
     folds: int = typer.Option(5, help="engine folds = ensemble members"),
-    window: int = typer.Option(30, help="cycles of history the model reads"),
+    window: int = typer.Option(40, help="cycles of history the model reads"),
     max_epochs: int = typer.Option(40, help="epoch limit per member (early stopping decides)"),
     threads: int = typer.Option(2, help="torch threads"),
     budget_s: float = typer.Option(

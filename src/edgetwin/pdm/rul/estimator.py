@@ -28,7 +28,7 @@ from edgetwin.pdm.datasets.cmapss import N_SENSORS, N_SETTINGS, CmapssRuns
 from edgetwin.pdm.metrics import rmse
 from edgetwin.pdm.rul.conformal import MondrianIntervals
 from edgetwin.pdm.rul.regimes import RegimeNormalizer
-from edgetwin.pdm.rul.windows import all_windows, cap_rul, preprocess_histories
+from edgetwin.pdm.rul.windows import add_age, all_windows, cap_rul, preprocess_histories
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class CnnRulRegressor:
     samples_per_epoch: windows drawn per epoch (neighbouring windows overlap heavily, so a
         full pass is redundant; this also makes an epoch cost the same on any fleet size).
     channels, dropout: network width and head dropout.
+    age_scale: when set, the model also reads the asset's age (cycle number / age_scale).
     noise_std: std of Gaussian noise added to training windows (standardised units).
     coverage: target coverage of the conformal intervals.
     time_budget_s: total training time allowed; members share it, and a member that runs out
@@ -57,7 +58,7 @@ class CnnRulRegressor:
 
     def __init__(
         self,
-        window: int = 30,
+        window: int = 40,
         cap_cycles: float = 125.0,
         n_folds: int = 5,
         max_epochs: int = 40,
@@ -65,10 +66,11 @@ class CnnRulRegressor:
         batch_size: int = 256,
         samples_per_epoch: int = 10240,
         lr: float = 2e-3,
-        weight_decay: float = 1e-4,
+        weight_decay: float = 0.05,
         channels: int = 32,
-        dropout: float = 0.2,
-        noise_std: float = 0.0,
+        dropout: float = 0.5,
+        noise_std: float = 0.3,
+        age_scale: float | None = None,
         coverage: float = 0.9,
         time_budget_s: float = 540.0,
         n_threads: int = 2,
@@ -87,6 +89,7 @@ class CnnRulRegressor:
         self.channels = channels
         self.dropout = dropout
         self.noise_std = noise_std
+        self.age_scale = age_scale
         self.coverage = coverage
         self.time_budget_s = time_budget_s
         self.n_threads = n_threads
@@ -107,10 +110,16 @@ class CnnRulRegressor:
         rul = runs.rul_train()
         xs, ys = [], []
         for s in slices:
-            norm = self.normalizer_.transform(runs.features[s])
-            xs.append(all_windows(norm, self.window))
+            xs.append(self.windows_of(runs.features[s], runs.cycle[s]))
             ys.append(cap_rul(rul[s], self.cap_cycles).astype(np.float32))
         return xs, ys
+
+    def windows_of(self, rows: np.ndarray, cycles: np.ndarray) -> np.ndarray:
+        """Model inputs for every cycle of one engine's raw rows [cycles, 24]: [cycles, window, F]."""
+        norm = self.normalizer_.transform(rows)
+        if self.age_scale:
+            norm = add_age(norm, cycles, self.age_scale)
+        return all_windows(norm, self.window)
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(
@@ -239,6 +248,7 @@ class CnnRulRegressor:
         """Manifest preprocess params: regime normaliser, window and raw layout."""
         return {
             **self.normalizer_.to_params(),
+            "age_scale": self.age_scale,
             "window": int(self.window),
             "n_raw_sensors": N_SENSORS,
         }

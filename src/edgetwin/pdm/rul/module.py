@@ -36,7 +36,6 @@ from edgetwin.edge.parity import check_parity
 from edgetwin.edge.quantize import calibration_batches, quantize_static
 from edgetwin.pdm.datasets.cmapss import RAW_FEATURE_NAMES, CmapssRuns, load_runs, load_truth
 from edgetwin.pdm.metrics import interval_coverage, mean_interval_width, phm08_score, rmse
-from edgetwin.pdm.rul.windows import all_windows
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ PROTOCOL = (
 def _sample_windows(est: Any, runs: CmapssRuns, n: int, seed: int) -> np.ndarray:
     """Real training windows (normalised), sampled across engines, for calibration and stats."""
     rng = np.random.default_rng(seed)
-    xs = [all_windows(est.normalizer_.transform(h), est.window) for h in runs.histories()]
+    xs = [est.windows_of(runs.features[s], runs.cycle[s]) for s in runs.engine_slices()]
     x = np.concatenate(xs)
     return x[rng.choice(len(x), size=min(n, len(x)), replace=False)].astype(np.float32)
 

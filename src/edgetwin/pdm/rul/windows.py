@@ -46,7 +46,10 @@ def last_window(norm: np.ndarray, window: int) -> np.ndarray:
     return _pad_front(norm[-window:], window)[-window:]
 
 
-def _as_histories(x: np.ndarray | Sequence[np.ndarray], n_raw: int) -> list[np.ndarray]:
+def _as_histories(
+    x: np.ndarray | Sequence[np.ndarray], n_raw: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(raw [cycles, n_raw], cycle numbers) of each history; cycles count from 1 unless given."""
     if isinstance(x, np.ndarray) and x.ndim == 2:
         histories = [x]
     elif isinstance(x, np.ndarray) and x.ndim == 3:
@@ -62,7 +65,10 @@ def _as_histories(x: np.ndarray | Sequence[np.ndarray], n_raw: int) -> list[np.n
                 f"(settings then sensors in file column order) or [cycles, {n_raw + 2}] full rows "
                 "with unit and cycle first"
             )
-        out.append(h[:, 2:] if h.shape[1] == n_raw + 2 else h)
+        if h.shape[1] == n_raw + 2:
+            out.append((h[:, 2:], h[:, 1]))
+        else:
+            out.append((h, np.arange(1, len(h) + 1, dtype=np.float64)))
     return out
 
 
@@ -76,5 +82,18 @@ def preprocess_histories(x: np.ndarray | Sequence[np.ndarray], **params: Any) ->
     """
     n_raw = int(params["n_settings"]) + int(params["n_raw_sensors"])
     window = int(params["window"])
-    hs = _as_histories(x, n_raw)
-    return np.stack([last_window(normalize_rows(h[-window:], params), window) for h in hs])
+    age_scale = params.get("age_scale")
+    out = []
+    for h, cycles in _as_histories(x, n_raw):
+        norm = normalize_rows(h[-window:], params)
+        if age_scale:
+            norm = add_age(norm, cycles[-window:], float(age_scale))
+        out.append(last_window(norm, window))
+    return np.stack(out)
+
+
+def add_age(norm: np.ndarray, cycles: np.ndarray, age_scale: float) -> np.ndarray:
+    """Append the asset's age (cycle number / ``age_scale``) as one more feature column."""
+    return np.column_stack(
+        [norm, (np.asarray(cycles, dtype=np.float64) / age_scale).astype(np.float32)]
+    )
