@@ -201,6 +201,10 @@ def test_targets_table(tmp_path, cnn_onnx, cnn_inputs):
     model, man, _ = _setup(tmp_path, cnn_onnx, cnn_inputs)
     out = tmp_path / "m.zip"
     _ok(["build", model, "-m", man, "-o", out])
-    text = _ok(["targets", out, "--threads", "1"])
+    text = _ok(["targets", out, "--threads", "1", "--record"])
+    est = read_manifest(out).deployment["estimates"]
+    assert est["kind"].startswith("roofline estimate")
+    assert est["targets"]["hailo8/fp32"]["verdict"] == "unsupported"
+    assert est["targets"]["rpi5/fp32"]["roofline_ms"] > 0 and est["macs"] == 92_208
     assert "ESTIMATES" in text and "rpi5" in text and "hailo8" in text and "unsupported" in text
     assert "this-machine" in text
