@@ -329,6 +329,10 @@ def targets(
     ),
     batch: int = typer.Option(1),
     threads: int = typer.Option(None, help="ORT threads for the measurement on this machine"),
+    record: bool = typer.Option(
+        False, help="store the estimates in manifest.deployment (re-signs it)"
+    ),
+    key: Path = typer.Option(None, "--key", help="signing key for --record"),
 ) -> None:
     """ESTIMATED latency on edge targets (roofline), beside what this machine measures."""
     from edgetwin.edge import read_manifest
@@ -371,9 +375,11 @@ def targets(
         "verdict",
     ):
         t.add_column(col)
+    recorded: dict[str, Any] = {}
     for prof in [here, *TARGETS.values()]:
         for prec in ("fp32", "int8"):
             e = estimate(cost, prof, prec, budget, gap=gaps.get(prec, gap))
+            recorded[f"{prof.key}/{prec}"] = e.as_dict()
             if not e.supported:
                 t.add_row(prof.key, prec, "-", "-", "-", "-", "unsupported")
                 continue
@@ -390,6 +396,19 @@ def targets(
                 e.verdict or "-",
             )
     console.print(t)
+    if record:
+        from edgetwin.edge import update_module
+
+        man.deployment["estimates"] = {
+            "kind": "roofline estimate, not a measurement",
+            "batch": batch,
+            "budget_ms": budget,
+            "macs": cost.macs,
+            "this_machine": here.as_dict(),
+            "measured_here_ms": measured,
+            "targets": recorded,
+        }
+        update_module(module, manifest=man, signing_key=key)
     console.print(
         f"this machine: {here.peak_gops} GOPS, {here.bandwidth_gbs} GB/s ({here.source}); "
         f"gap measured/roofline here: { {k: round(v, 1) for k, v in gaps.items()} } - the 'x gap' "
