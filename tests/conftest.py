@@ -39,3 +39,9 @@ def free_port() -> int:
 @pytest.fixture
 def port() -> int:
     return free_port()
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """The shared data root, for session/module-scoped fixtures (may not exist: check it)."""
+    return shared_data_root()

@@ -40,10 +40,10 @@ PLANT = parse_plant(
 
 
 @pytest.fixture(scope="module")
-def diag_module(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from conftest import shared_data_root
-
-    cwru = shared_data_root() / "cwru"
+def diag_module(
+    tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path
+) -> tuple[Path, Path]:
+    cwru = shared_data_dir / "cwru"
     if not cwru.is_dir():
         pytest.skip(f"CWRU data not found at {cwru}")
     files = [
