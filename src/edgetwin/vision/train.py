@@ -1,0 +1,186 @@
+"""Train an inspection module from good parts: fit, export, quantize, calibrate, check, sign.
+
+The threshold is computed on the *exported* graphs (fp32 and INT8 separately, each from its own
+scores on held-out good parts), because that is what decides on the line.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgetwin.core.errors import DataError
+from edgetwin.vision.datasets import InspectionData
+from edgetwin.vision.evaluate import load_images
+from edgetwin.vision.export import quantize_backbone, run_onnx
+from edgetwin.vision.image import check_size, to_batch
+from edgetwin.vision.patchcore import PatchCore, ProgressFn
+from edgetwin.vision.threshold import threshold_from_good
+
+log = logging.getLogger(__name__)
+
+MIN_CALIBRATION = 5
+N_PARITY = 8
+N_QUANT_CALIBRATION = 32
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    detector: PatchCore
+    thresholds: dict[str, float]
+    parity: dict[str, Any]
+    calibration_scores: dict[str, np.ndarray] = field(default_factory=dict)
+    onnx: dict[str, bytes] = field(default_factory=dict)
+
+
+def _parity(
+    ref: tuple[np.ndarray, np.ndarray],
+    got: tuple[np.ndarray, np.ndarray],
+    rel: float,
+    what: str,
+    strict: bool,
+) -> dict[str, Any]:
+    from edgetwin.edge.parity import check_parity
+
+    scale = float(max(np.abs(ref[1]).max(), 1e-6))
+    return {
+        f"{what}_score": check_parity(
+            ref[1], got[1], atol=rel * scale, name=f"{what} score", raise_on_fail=strict
+        ).as_dict(),
+        f"{what}_map": check_parity(
+            ref[0], got[0], atol=rel * scale, name=f"{what} map", raise_on_fail=strict
+        ).as_dict(),
+    }
+
+
+def train_inspection(
+    data: InspectionData,
+    out_path: str | Path,
+    *,
+    image_size: tuple[int, int] = (224, 224),
+    bank_size: int = 2048,
+    augment: str | None = None,
+    false_reject_rate: float = 0.01,
+    int8: bool = True,
+    name: str = "inspection",
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+    signing_key: Any = None,
+    data_path: str | Path | None = None,
+) -> TrainResult:
+    """Fit on `data.train`, threshold on `data.calibration`, write a signed module to `out_path`."""
+    from edgetwin.edge import DatasetRef, Manifest, ModelInfo, build_module
+
+    size = check_size(image_size)
+    if len(data.calibration) < MIN_CALIBRATION:
+        raise DataError(
+            f"{len(data.calibration)} calibration images: the threshold needs at least "
+            f"{MIN_CALIBRATION} held-out good images; add good images to train/good"
+        )
+    train_imgs = load_images(data.train, size)
+    calib_imgs = load_images(data.calibration, size)
+    det = PatchCore(image_size=size, bank_size=bank_size, augment=augment, seed=seed).fit(
+        train_imgs, progress
+    )
+    onnx_fp32 = det.to_onnx()
+    calib = to_batch(calib_imgs)
+    ref = det.predict(calib_imgs[:N_PARITY])
+    fp32_out = run_onnx(onnx_fp32, calib)
+    parity = _parity(
+        ref, (fp32_out[0][:N_PARITY], fp32_out[1][:N_PARITY]), 0.01, "fp32", strict=True
+    )
+    scores = {"fp32": fp32_out[1]}
+    onnx = {"fp32": onnx_fp32}
+    if int8:
+        rng = np.random.default_rng(seed)
+        pick = rng.choice(len(train_imgs), min(N_QUANT_CALIBRATION, len(train_imgs)), replace=False)
+        onnx["int8"] = quantize_backbone(onnx_fp32, to_batch([train_imgs[i] for i in pick]))
+        int8_out = run_onnx(onnx["int8"], calib)
+        parity.update(
+            _parity(
+                ref, (int8_out[0][:N_PARITY], int8_out[1][:N_PARITY]), 0.10, "int8", strict=False
+            )
+        )
+        scores["int8"] = int8_out[1]
+    thresholds = {k: threshold_from_good(v, false_reject_rate) for k, v in scores.items()}
+    refs = []
+    if data_path is not None:
+        refs.append(
+            DatasetRef.from_path(
+                data.name, data_path, rows=len(data.train) + len(data.calibration), role="train"
+            )
+        )
+    manifest = Manifest(
+        name=name,
+        task="vision-anomaly",
+        description="PatchCore-family inspection: EfficientNet-Lite0 patch features (blocks 4 and 10), "
+        "L2 distance to the nearest of a greedy coreset of good patches; score = max of the "
+        "upsampled, Gaussian-smoothed anomaly map",
+        inputs={
+            "image": {
+                "shape": ["batch", 3, "height", "width"],
+                "dtype": "float32",
+                "unit": "RGB intensity in [0, 1]; sides multiples of 32",
+            }
+        },
+        outputs={
+            "anomaly_map": {
+                "shape": ["batch", "height", "width"],
+                "dtype": "float32",
+                "unit": "feature distance",
+            },
+            "score": {
+                "shape": ["batch"],
+                "dtype": "float32",
+                "unit": "feature distance (max of map)",
+            },
+        },
+        preprocess={
+            "function": "edgetwin.vision.export:module_input",
+            "params": {"size": list(size)},
+        },
+        postprocess={
+            "output": "score",
+            "function": "edgetwin.edge.processing:threshold",
+            "params": {"value": thresholds["fp32"]},
+            "thresholds": thresholds,
+            "false_reject_rate": false_reject_rate,
+            "decision": "reject when score > threshold (fp32 value in params; thresholds per precision)",
+        },
+        data=refs,
+        preparation=[
+            {
+                "step": "resize",
+                "size": list(size),
+                "interpolation": "bilinear (area when shrinking)",
+            },
+            {"step": "gray to RGB", "how": "replicate the channel"},
+            {"step": "ImageNet normalisation", "where": "in the ONNX graph"},
+            {"step": "split", **data.protocol},
+        ],
+        model=ModelInfo(family="patchcore", hyperparameters=det.hyperparameters()),
+        verification={
+            "parity": parity,
+            "calibration": {
+                "n_good": len(data.calibration),
+                "false_reject_rate": false_reject_rate,
+            },
+        },
+        deployment={
+            "int8": "backbone convolutions static QDQ per-channel; memory-bank search fp32"
+        },
+    )
+    path = build_module(
+        out_path,
+        onnx_fp32=onnx_fp32,
+        manifest=manifest,
+        onnx_int8=onnx.get("int8"),
+        signing_key=signing_key,
+    )
+    log.info("inspection module %s: thresholds %s", path, thresholds)
+    return TrainResult(path, det, thresholds, parity, scores, onnx)
