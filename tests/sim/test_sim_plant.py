@@ -241,3 +241,35 @@ def test_for_source_checks_the_source() -> None:
     bad = parse_plant(raw)
     with pytest.raises(ConfigError, match=r"sources\[sim\].seed='x'"):
         PlantSimulator.for_source(bad, "sim")
+
+
+def test_optional_signals_power_suction_and_nde_vibration() -> None:
+    fault = {"mode": "outer_race", "onset_s": 0, "failure_s": 2000}
+    raw = _asset("p1", {"kind": "motor_pump", "load": {"levels": [1.0]}, "fault": fault})
+    raw["signals"] += [
+        {"name": "power", "unit": "kW"},
+        {"name": "pressure_in", "unit": "bar"},
+        {
+            "name": "vib_nde",
+            "unit": "m/s2",
+            "kind": "waveform",
+            "rate_hz": 8000,
+            "burst_s": 0.25,
+            "every_s": 30,
+        },
+    ]
+    sim = PlantSimulator(parse_plant({"name": "t", "assets": [raw]}), seed=0, start_ns=0)
+    samples, waves = _split(sim.step(1900.0))
+    power = _rows(samples, "acme/s1/l1/p1/power")
+    assert power.mean() == pytest.approx(15.0 / 0.92, rel=0.05)  # shaft power / motor efficiency
+    assert _rows(samples, "acme/s1/l1/p1/pressure_in").mean() == pytest.approx(0.98, abs=0.02)
+    assert waves is not None
+    sig = np.asarray(waves["signal"].cast(pa.string()).to_pylist())
+    last_de = np.asarray(
+        waves["values"][int(np.flatnonzero(sig == "acme/s1/l1/p1/vib_de")[-1])].values
+    )
+    last_nde = np.asarray(
+        waves["values"][int(np.flatnonzero(sig == "acme/s1/l1/p1/vib_nde")[-1])].values
+    )
+    # the non-drive end is far from the spall: much less impact energy, and it is in m/s2
+    assert np.abs(last_nde).max() / 9.80665 < 0.5 * np.abs(last_de).max()
