@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from edgetwin.core.quality import Quality
 
 
-@dataclass
-class SignalValue:
-    """Last value of a signal: engineering value, OPC quality byte, source timestamp (ns)."""
+class SignalValue(NamedTuple):
+    """Last value of a signal: engineering value, OPC quality byte, source timestamp (ns).
+
+    A named tuple, so `value, quality, ts_ns = twin.latest()[sid]` works too.
+    """
 
     value: float
     quality: int
