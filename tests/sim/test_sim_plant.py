@@ -139,6 +139,7 @@ def test_fault_ground_truth_and_trip_at_failure() -> None:
     assert truth["acme/s1/l1/p1"].fault_mode == "none"
     gt = truth["acme/s1/l1/p2"]
     assert (gt.fault_mode, gt.onset_s, gt.failure_s) == ("outer_race", 100, 3000)
+    assert gt.as_dict()["failure_s"] == 3000 and gt.rul_at(1000) == 2000
     assert gt.health_at(50) == 1.0 and gt.health_at(3000) == pytest.approx(0.0)
     samples, _ = _split(sim.step(2999.0))
     assert not sim.failed("acme/s1/l1/p2")

@@ -103,6 +103,15 @@ class GroundTruth:
     def health_at(self, t_s: float) -> float:
         return float(self._degradation.health_at(t_s)[0])
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (for events, the ledger, the dashboard)."""
+        return {
+            "asset": self.asset,
+            "fault_mode": self.fault_mode,
+            "onset_s": self.onset_s,
+            "failure_s": self.failure_s,
+        }
+
     def rul_at(self, t_s: float) -> float | None:
         """True remaining useful life in seconds, None without a fault."""
         if self.failure_s is None:

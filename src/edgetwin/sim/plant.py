@@ -3,7 +3,8 @@
 `step(dt_s)` advances plant time by dt and returns the rows of (now, now + dt]: one samples
 table (every scalar signal at its own rate_hz, on the grid k / rate_hz since start) and one
 waveforms table (each burst whose last sample falls in the interval; its `ts` is the burst's
-first sample, bursts start at k * every_s). Empty tables are left out of the list. All noise is
+first sample, bursts start at k * every_s). Empty tables are left out of the list. Sample rows
+are grouped by asset and signal, time-ordered within a signal. All noise is
 addressed by sample index and burst number, so the data do not depend on how the run is
 chunked into steps: step(60) once equals step(1) sixty times.
 """
