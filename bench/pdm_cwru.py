@@ -96,13 +96,11 @@ def _pct(v: float) -> str:
 
 def accuracy_table(ours: dict[str, SplitResult], others: dict[str, dict[str, SplitResult]]) -> None:
     print("\n## Accuracy (4 classes: normal, inner race, ball, outer race; 1-s windows, hop 0.5 s)")
-    print("ours: physics features + evidence-constrained logistic regression, scored through the")
-    print("exported module. baseline: plain logistic regression on generic features (time stats +")
-    print(
-        "16 spectral band-energy shares, no bearing physics). ablations: our features with a plain"
-    )
-    print("(unconstrained) logistic regression; our features + the 16 band shares, plain.")
-    print("strict prior: ours with the strict sign constraints (also through the module).")
+    print("ours: physics features + sign-constrained ('strict' prior) logistic regression, scored")
+    print("through the exported module. baseline: plain logistic regression on generic features")
+    print("(time stats + 16 spectral band-energy shares, no bearing physics). evidence prior: ours")
+    print("with shaft and time statistics unconstrained (through the module). plain LR: our")
+    print("features, no constraints. +band shares: our features + the 16 band shares, plain LR.")
     print(
         "train s: feature extraction + fit; features are cached, so later folds show the fit alone."
     )
@@ -261,13 +259,13 @@ def main() -> None:
         s: run_split(records, s, params, lambda m, p: module_predictor(m, p, params))
         for s in SPLITS
     }
-    strict = {
+    evidence = {
         s: run_split(
             records,
             s,
             params,
             lambda m, p: module_predictor(m, p, params),
-            make_model=partial(EnvelopeDiagnoser, prior="strict"),
+            make_model=partial(EnvelopeDiagnoser, prior="evidence"),
         )
         for s in SPLITS
     }
@@ -309,7 +307,7 @@ def main() -> None:
         ours,
         {
             "baseline": base,
-            "strict prior": strict,
+            "evidence prior": evidence,
             "plain LR": unconstrained,
             "+band shares": hybrid,
         },
@@ -317,16 +315,16 @@ def main() -> None:
     confusion_tables(ours)
     with tempfile.TemporaryDirectory() as tmp:
         mod, timing = latency_table(records, params, args.repeats, Path(tmp))
-        timing["simulated"] = {"evidence": sim_table(mod, "evidence")}
+        timing["simulated"] = {"strict": sim_table(mod, "strict")}
         window, hop = int(params["rate_hz"]), int(params["rate_hz"] / 2)
         refs = [w for i in range(len(records)) for w in record_windows(records, i, window, hop)]
-        strict_model = fit_windows(
-            records, refs, params, window, make_model=partial(EnvelopeDiagnoser, prior="strict")
+        evidence_model = fit_windows(
+            records, refs, params, window, make_model=partial(EnvelopeDiagnoser, prior="evidence")
         )
-        strict_mod = EdgeModule.load(
-            build_diagnosis_module(strict_model, Path(tmp) / "strict.zip", params)
+        evidence_mod = EdgeModule.load(
+            build_diagnosis_module(evidence_model, Path(tmp) / "evidence.zip", params)
         )
-        timing["simulated"]["strict"] = sim_table(strict_mod, "strict")
+        timing["simulated"]["evidence"] = sim_table(evidence_mod, "evidence")
     if args.out:
         args.out.write_text(
             json.dumps(
@@ -341,7 +339,7 @@ def main() -> None:
                     "baseline_generic_features": {s: r.accuracy for s, r in base.items()},
                     "ablation_physics_plus_band_shares": {s: r.accuracy for s, r in hybrid.items()},
                     "ablation_plain_lr": {s: r.accuracy for s, r in unconstrained.items()},
-                    "strict_prior": {s: r.accuracy for s, r in strict.items()},
+                    "evidence_prior": {s: r.accuracy for s, r in evidence.items()},
                     "published": PUBLISHED,
                     **timing,
                 },

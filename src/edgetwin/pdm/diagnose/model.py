@@ -10,10 +10,14 @@ at the other families; the healthy class may only lose from defect energy. Shaft
 the time-domain statistics stay unconstrained. A plain classifier happily learns "no BPFO peak
 but this kurtosis means outer race" from the one outer-race bearing it saw; the sign
 constraints forbid such shortcuts, which is what lets a model trained on CWRU name the faults of
-other bearings (unseen fault sizes, the simulated plant). `prior="strict"` also constrains the
-rest: shaft-rate modulation of the envelope counts only as inner-race evidence, and impulsiveness
-(kurtosis, crest and impulse factors, spectral-kurtosis maximum) only as evidence of some fault,
-never of health. `prior="none"` is plain multinomial logistic regression.
+other bearings (unseen fault sizes, the simulated plant).
+
+`prior="strict"` (the default) also constrains the rest: shaft-rate modulation of the envelope
+and impulsiveness (kurtosis, crest and impulse factors, spectral-kurtosis maximum) may raise the
+odds of a fault but never of health. Without this, the model learns from CWRU's single normal
+recording that strong shaft modulation means "healthy" (a trait of that test rig), and calls a
+healthy machine without it faulty. `prior="evidence"` leaves shaft and time statistics free
+(better CWRU scores, see docs/pdm_diagnosis.md); `prior="none"` is plain logistic regression.
 """
 
 from __future__ import annotations
@@ -53,8 +57,10 @@ def _other_bound(cls: str, name: str, prior: str) -> Bound:
     """Bound of a feature that is not defect-family energy (shaft harmonics, time statistics)."""
     if prior != "strict":
         return (None, None)
-    if "_shaft_h" in name:  # shaft-rate modulation: evidence of an inner-race defect only
-        return (0.0, None) if cls == "inner_race" else (0.0, 0.0)
+    if (
+        "_shaft_h" in name
+    ):  # shaft-rate modulation (inner race, looseness): never evidence of health
+        return (0.0, 0.0) if cls == "normal" else (0.0, None)
     if name in _IMPULSIVENESS:  # impacts: evidence of some fault, never of health
         return (None, 0.0) if cls == "normal" else (0.0, None)
     return (None, None)
@@ -84,8 +90,7 @@ class EnvelopeDiagnoser:
     """Multinomial logistic regression on standardised features (scikit-learn contract).
 
     C: inverse L2 regularisation strength (scikit-learn's meaning); max_iter: solver iterations;
-    prior: "evidence" (sign constraints from the bearing physics, see the module docstring),
-    "strict" (also on shaft harmonics and impulsiveness) or "none"; feature_names: column names (default: `envelope_features` columns).
+    prior: "strict" (default), "evidence" or "none", see the module docstring; feature_names: column names (default: `envelope_features` columns).
     Learned: `classes_`, `mean_`, `scale_`, `coef_` [n_classes, n_features], `intercept_`.
     """
 
@@ -93,7 +98,7 @@ class EnvelopeDiagnoser:
         self,
         C: float = 1.0,
         max_iter: int = 3000,
-        prior: str = "evidence",
+        prior: str = "strict",
         feature_names: Sequence[str] | None = None,
     ) -> None:
         self.C = C
