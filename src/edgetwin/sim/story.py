@@ -69,33 +69,36 @@ def run(
         if seed is None
         else PlantSimulator(plant, seed, 0)
     )
-    feats: dict[str, list[tuple[float, float, float, float]]] = {p: [] for p in sim.assets}
-    temps: dict[str, list[np.ndarray]] = {p: [] for p in sim.assets}
-    speed_rpm: dict[str, float] = {}
-    for _ in range(int(hours * 60)):
-        for table in sim.step(60.0):
+    scalars: dict[str, list[np.ndarray]] = {}  # signal id -> [(ts_s, value)] per step
+    bursts: list[tuple[str, float, float, np.ndarray]] = []  # (asset, ts_s, rate_hz, values)
+    for _ in range(int(np.ceil(hours * 6))):
+        for table in sim.step(600.0):
             ts_s = table["ts"].cast(pa.int64()).to_numpy() / 1e9
-            sig = np.asarray(table["signal"].cast(pa.string()).to_pylist())
+            signal = table["signal"].combine_chunks()
+            codes = signal.indices.to_numpy()
+            names = signal.dictionary.to_pylist()
             if "value" in table.column_names:
                 val = table["value"].to_numpy()
-                for path in sim.assets:
-                    speed = val[sig == f"{path}/speed"]
-                    if len(speed):
-                        speed_rpm[path] = float(speed[-1])
-                    m = sig == f"{path}/bearing_temp"
-                    temps[path].append(np.column_stack([ts_s[m], val[m]]))
+                for code, name in enumerate(names):
+                    m = codes == code
+                    scalars.setdefault(name, []).append(np.column_stack([ts_s[m], val[m]]))
                 continue
+            rates = table["rate_hz"].to_numpy()
             for r in range(table.num_rows):
-                path = str(sig[r]).rsplit("/", 1)[0]
-                shaft_hz = speed_rpm.get(path, 0.0) / 60.0
-                if not str(sig[r]).endswith("/vib_de") or shaft_hz < 1.0:
-                    continue
-                model = sim.asset_model(path)
-                bpfo = defect_frequencies(model.params.bearing.geometry(), shaft_hz).bpfo
-                x = np.asarray(table["values"][r].values, dtype=float)
-                feats[path].append(
-                    (ts_s[r], *burst_features(x, float(table["rate_hz"][r].as_py()), bpfo))
-                )
+                name = names[codes[r]]
+                if name.endswith("/vib_de"):
+                    values = np.asarray(table["values"][r].values, dtype=float)
+                    bursts.append((name.rsplit("/", 1)[0], ts_s[r], rates[r], values))
+    series = {k: np.concatenate(v) for k, v in scalars.items()}
+    feats: dict[str, list[tuple[float, float, float, float]]] = {p: [] for p in sim.assets}
+    for path, t0, rate, x in bursts:
+        speed = series[f"{path}/speed"]
+        shaft_hz = float(np.interp(t0, speed[:, 0], speed[:, 1])) / 60.0  # measured, at the burst
+        if shaft_hz < 1.0:
+            continue  # stopped
+        bpfo = defect_frequencies(sim.asset_model(path).params.bearing.geometry(), shaft_hz).bpfo
+        feats[path].append((t0, *burst_features(x, rate, bpfo)))
+    temps = {p: [series[f"{p}/bearing_temp"]] for p in sim.assets}
     stories = []
     for path, gt in sim.ground_truth().items():
         story = AssetStory(path, gt.fault_mode, gt.onset_s, gt.failure_s)
