@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("plant", nargs="?", default=str(DEMO))
     ap.add_argument("--hours", type=float, default=2.0, help="plant hours per run")
-    ap.add_argument("--dt", type=float, nargs="+", default=[1.0, 60.0], help="step sizes, s")
+    ap.add_argument("--dt", type=float, nargs="+", default=[1.0, 10.0, 60.0], help="step sizes, s")
     ap.add_argument("--copies", type=int, nargs="+", default=[1, 5], help="line copies")
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args(argv)
