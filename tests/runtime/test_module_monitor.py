@@ -70,7 +70,13 @@ def test_diagnosis_event_names_module_and_window(diag_module: tuple[Path, Path])
     module_path, test_file = diag_module
     record = load_file(test_file)
     monitor = ModuleMonitor.from_config(
-        MonitorConfig(name="diag", kind="diagnosis", module=str(module_path), signals=["vib_de"]),
+        MonitorConfig(
+            name="diag",
+            kind="diagnosis",
+            module=str(module_path),
+            signals=["vib_de"],
+            vote_window=3,
+        ),
         PLANT,
     )
     # no speed yet: nothing can be diagnosed
@@ -95,10 +101,11 @@ def test_diagnosis_event_names_module_and_window(diag_module: tuple[Path, Path])
             else:
                 probs.extend(t.column("value").to_pylist())
     assert len(probs) == 4 and min(probs) > 0.5  # probability of a fault
-    assert len(events) == 1  # announced once, after 3 agreeing bursts
+    assert len(events) == 1  # announced once, when 3 of 3 bursts agree
     payload = json.loads(events[0]["payload"])
     assert payload["label"] == "outer_race"
     assert payload["module"] == "bearing-envelope-diagnosis"
+    assert payload["votes"] == {"count": 3, "of": 3}
     assert (
         payload["input"]["signal"] == "cwru/rig/motor/vib_de"
         and payload["input"]["samples"] == 12000

@@ -264,6 +264,7 @@ def demo_command(
     monitors = _monitors(plant_cfg) + _diagnosis(plant_cfg, diagnosis_module)
     view = LiveView([a.path for a in plant_cfg.assets])
     twin = Twin.from_config(plant_cfg, state_dir=_state_dir(db))
+    twin.set_model_provider(source.sim.asset_model)  # what-if starts from the live, worn asset
     pipeline = Pipeline([source], store, monitors=monitors, twin=twin)
     web = (
         WebOptions(port=port, modules_dir=Path("artifacts") if Path("artifacts").is_dir() else None)

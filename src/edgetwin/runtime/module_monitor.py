@@ -7,8 +7,9 @@ outputs into derived samples and events that name the module, its version and th
 
 Two live contracts exist today, chosen by the monitor's `kind`:
 - `diagnosis`: each burst of a waveform signal plus the asset's shaft speed → class label;
-  publishes `<asset>/fault_prob` and a `diagnosis` event when the label is stable for `persist`
-  bursts and differs from the last one announced.
+  publishes `<asset>/fault_prob` and a `diagnosis` event when one label holds `vote_share` of
+  the last `vote_window` bursts and differs from the last one announced. A single 1-second
+  window can be fooled (a load change, a noise burst); a vote over ten of them rarely is.
 - `rul`: one row of scalar signals per cycle (in the module's raw column order) → RUL with its
   interval; publishes `<asset>/rul`, `<asset>/rul_lo`, `<asset>/rul_hi`.
 """
@@ -16,7 +17,7 @@ Two live contracts exist today, chosen by the monitor's `kind`:
 from __future__ import annotations
 
 import logging
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class _DiagState:
     shaft_hz: float | None = None
-    recent: deque[str] = field(default_factory=lambda: deque(maxlen=8))
+    recent: deque[str] = field(default_factory=deque)
     announced: str | None = None
 
 
@@ -52,7 +53,8 @@ class ModuleMonitor:
         signals: list[str] | None = None,
         speed_signal: str = "speed",
         speed_unit: str = "rpm",
-        persist: int = 3,
+        vote_window: int = 10,
+        vote_share: float = 0.6,
         watchdog_ms: float | None = 1000.0,
         healthy_label: str = "normal",
     ) -> None:
@@ -71,7 +73,13 @@ class ModuleMonitor:
             "sha256": getattr(self.module, "sha256", None),
         }
         self.assets = assets or [a.path for a in plant.assets]
-        self.persist = persist
+        if vote_window < 1 or not 0.5 < vote_share <= 1.0:
+            raise ConfigError(
+                f"monitor {name!r}: vote_window must be >= 1 and vote_share in (0.5, 1] "
+                f"(got {vote_window}, {vote_share})"
+            )
+        self.vote_window = vote_window
+        self.vote_share = vote_share
         self.healthy_label = healthy_label
         self.speed_signal = speed_signal
         self.speed_scale = {"rpm": 1 / 60.0, "Hz": 1.0}.get(speed_unit)
@@ -105,7 +113,14 @@ class ModuleMonitor:
                 f"monitor {cfg.name!r}: module file {path} not found; build one with "
                 f"`edgetwin pdm train-{'rul' if cfg.kind == 'rul' else 'diagnosis'}`"
             )
-        allowed = {"speed_signal", "speed_unit", "persist", "watchdog_ms", "healthy_label"}
+        allowed = {
+            "speed_signal",
+            "speed_unit",
+            "vote_window",
+            "vote_share",
+            "watchdog_ms",
+            "healthy_label",
+        }
         unknown = set(cfg.options) - allowed
         if unknown:
             raise ConfigError(
@@ -173,10 +188,14 @@ class ModuleMonitor:
             out_sig.append(f"{path}/fault_prob")
             out_val.append(p_fault)
             state.recent.append(label)
+            while len(state.recent) > self.vote_window:
+                state.recent.popleft()
+            winner, votes = Counter(state.recent).most_common(1)[0]
             stable = (
-                len(state.recent) >= self.persist
-                and len(set(list(state.recent)[-self.persist :])) == 1
+                len(state.recent) == self.vote_window
+                and votes >= self.vote_share * self.vote_window
             )
+            label = winner
             if (
                 stable
                 and label != state.announced
@@ -202,6 +221,7 @@ class ModuleMonitor:
                                 "samples": int(burst.size),
                                 "shaft_hz": round(state.shaft_hz, 3),
                             },
+                            "votes": {"count": votes, "of": self.vote_window},
                             "latency_ms": round(result.latency_ms, 3),
                             "message": f"{path}: {label.replace('_', ' ')} ({self.module_ref['module']})",
                         },
