@@ -29,7 +29,7 @@ from edgetwin.pdm.online.window_features import (
 
 log = logging.getLogger(__name__)
 
-MODULE_ID = "edgetwin.pdm.online.PCAT2Q"
+MODULE_ID = "anomaly-pca-t2q"  # the alarm id is <asset>/<module>: keep it readable
 
 
 def health_from_score(score: float) -> float:
