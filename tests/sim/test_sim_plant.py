@@ -274,3 +274,41 @@ def test_optional_signals_power_suction_and_nde_vibration() -> None:
     )
     # the non-drive end is far from the spall: much less impact energy, and it is in m/s2
     assert np.abs(last_nde).max() / 9.80665 < 0.5 * np.abs(last_de).max()
+
+
+def test_signals_of_other_sources_are_left_alone() -> None:
+    raw = _asset("p1", {"kind": "motor_pump"})
+    raw["signals"].append({"name": "oil_level", "unit": "%", "source": "plc"})
+    raw["signals"][0]["source"] = "plc"  # flow comes from the real PLC, not the simulator
+    plant = parse_plant(
+        {
+            "name": "t",
+            "assets": [raw],
+            "sources": [{"name": "sim", "kind": "sim"}, {"name": "plc", "kind": "opcua"}],
+        }
+    )
+    sim = PlantSimulator.for_source(plant, "sim", start_ns=0)
+    samples, _ = _split(sim.step(10.0))
+    ids = set(samples["signal"].cast(pa.string()).to_pylist())
+    assert "acme/s1/l1/p1/flow" not in ids and "acme/s1/l1/p1/oil_level" not in ids
+    assert "acme/s1/l1/p1/motor_current" in ids
+    # the same data for the simulated signals as when flow is simulated too
+    full = PlantSimulator(
+        parse_plant({"name": "t", "assets": [_asset("p1", {"kind": "motor_pump"})]}), start_ns=0
+    )
+    s_full, _ = _split(full.step(10.0))
+    sid = "acme/s1/l1/p1/motor_current"
+    np.testing.assert_array_equal(_rows(samples, sid), _rows(s_full, sid))
+
+
+def test_stand_alone_model_can_skip_foreign_signals() -> None:
+    from edgetwin.sim import MotorPump, parse_model_params
+
+    raw = _asset("p1", {"kind": "motor_pump"})
+    raw["signals"].append({"name": "oil_level", "unit": "%"})
+    asset = parse_plant({"name": "t", "assets": [raw]}).assets[0]
+    params = parse_model_params(asset.path, asset.model)
+    with pytest.raises(ConfigError, match="'oil_level'"):
+        MotorPump(asset, params, seed=0, asset_index=0)
+    model = MotorPump(asset, params, seed=0, asset_index=0, strict=False)
+    assert "oil_level" not in [s.name for s in model.signals] and len(model.signals) == 6

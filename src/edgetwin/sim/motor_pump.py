@@ -11,13 +11,13 @@ head and flow and makes pressure and flow noisy. After failure the drive trips: 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
 from scipy import signal as sps
 
-from edgetwin.core.assets import Asset
+from edgetwin.core.assets import Asset, Signal
 from edgetwin.core.errors import ConfigError
 from edgetwin.sim.degradation import Degradation, GroundTruth
 from edgetwin.sim.load import LoadProfile
@@ -101,7 +101,18 @@ def _convert(quantity: str, unit: str, asset: str, signal: str) -> tuple[float, 
 class MotorPump:
     """Behaviour model of one asset: the live simulator state and a stand-alone what-if model."""
 
-    def __init__(self, asset: Asset, params: MotorPumpParams, seed: int, asset_index: int) -> None:
+    def __init__(
+        self,
+        asset: Asset,
+        params: MotorPumpParams,
+        seed: int,
+        asset_index: int,
+        signals: Collection[str] | None = None,
+        strict: bool = True,
+    ) -> None:
+        """`signals`: names to simulate (default: all of the asset's). `strict`: refuse a signal
+        the model cannot produce (name or unit); False skips it, for stand-alone what-if use on
+        an asset whose other signals come from real sources."""
         self.asset = asset
         self.path = asset.path
         self.params = params
@@ -112,31 +123,41 @@ class MotorPump:
         )
         self.t_s = 0.0  # plant time the simulator has reached for this asset
         self.i_rated = _rated_current(params)
+        self.signals: list[Signal] = []
         self._thermal: dict[str, float] = {}
         self._sigma = {name: fn(params) for name, (_, fn) in SCALAR_SIGNALS.items()}
         self._noise: dict[str, IndexedNoise] = {}
         self._vib: dict[str, VibrationModel] = {}
         self._scale: dict[str, tuple[float, float]] = {}
+        self._sig_index: dict[str, int] = {}
         for sig_index, sig in enumerate(asset.signals):
-            if sig.kind == "scalar":
-                if sig.name not in SCALAR_SIGNALS:
-                    raise ConfigError(
-                        f"{asset.path}: scalar signal {sig.name!r} is not produced by model "
-                        f"{params.kind!r}; use one of {sorted(SCALAR_SIGNALS)}"
-                    )
-                quantity = SCALAR_SIGNALS[sig.name][0]
-            else:
-                if sig.name not in WAVEFORM_SIGNALS:
-                    raise ConfigError(
-                        f"{asset.path}: waveform signal {sig.name!r} is not produced by model "
-                        f"{params.kind!r}; use one of {sorted(WAVEFORM_SIGNALS)}"
-                    )
-                quantity = "vib"
+            if signals is not None and sig.name not in signals:
+                continue
+            try:
+                self._scale[sig.name] = self._check(sig)
+            except ConfigError:
+                if strict:
+                    raise
+                continue
+            if sig.kind == "waveform":
                 self._vib[sig.name] = VibrationModel(
                     params, sig.rate_hz, WAVEFORM_SIGNALS[sig.name]
                 )
-            self._scale[sig.name] = _convert(quantity, sig.unit, asset.path, sig.name)
+            # noise keyed by the signal's position in the asset, stable whatever else is simulated
             self._noise[sig.name] = IndexedNoise([seed, asset_index, 3, sig_index])
+            self._sig_index[sig.name] = sig_index
+            self.signals.append(sig)
+
+    def _check(self, sig: Signal) -> tuple[float, float]:
+        """(scale, offset) from native units to the signal's unit; ConfigError if impossible."""
+        known = SCALAR_SIGNALS if sig.kind == "scalar" else WAVEFORM_SIGNALS
+        if sig.name not in known:
+            raise ConfigError(
+                f"{self.path}: {sig.kind} signal {sig.name!r} is not produced by model "
+                f"{self.params.kind!r}; use one of {sorted(known)}"
+            )
+        quantity = SCALAR_SIGNALS[sig.name][0] if sig.kind == "scalar" else "vib"
+        return _convert(quantity, sig.unit, self.path, sig.name)
 
     # ---- ground truth -------------------------------------------------------------------
     @property
@@ -230,7 +251,7 @@ class MotorPump:
         mid = t0 + 0.5 * n_samples / model.rate_hz
         n = self.speed_frac(mid)
         sev = self.degradation.severity_at(mid)
-        sig_index = [s.name for s in self.asset.signals].index(name)
+        sig_index = self._sig_index[name]
         rngs = [np.random.default_rng([*self.key, 4, sig_index, int(b)]) for b in k]
         block = model.bursts(n_samples, n, self.degradation.mode, sev, rngs)
         scale, _ = self._scale[name]

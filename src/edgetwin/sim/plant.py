@@ -83,7 +83,8 @@ class PlantSimulator:
     """Seeded, vectorised simulation of a plant's assets that knows its own ground truth.
 
     plant: a validated PlantConfig; every asset with a `model` is simulated (or exactly `assets`,
-    when given); assets without a model are left to other sources. seed: the whole run is a function of it. start_ns: epoch ns of plant
+    when given); assets without a model are left to other sources, and so are signals whose
+    `source` names a source other than `source` (default: any `kind: sim` source). seed: the whole run is a function of it. start_ns: epoch ns of plant
     time 0 (default: now, whole second).
     """
 
@@ -93,12 +94,14 @@ class PlantSimulator:
         seed: int = 0,
         start_ns: int | None = None,
         assets: list[str] | None = None,
+        source: str | None = None,
     ) -> None:
         self.plant = plant
         self.seed = int(seed)
         self.start_ns = int(start_ns if start_ns is not None else time.time_ns() // 10**9 * 10**9)
         self._elapsed_ns = 0
         self._models: dict[str, MotorPump] = {}
+        sim_sources = {source} if source else {s.name for s in plant.sources if s.kind == "sim"}
         chosen = [plant.asset(p) for p in assets] if assets else plant.assets
         for asset in chosen:
             kind = asset.model.get("kind")
@@ -115,7 +118,8 @@ class PlantSimulator:
             params = parse_model_params(asset.path, asset.model)
             # A stable per-asset stream: the same asset gives the same data in any plant.
             index = zlib.crc32(asset.path.encode())
-            self._models[asset.path] = MotorPump(asset, params, self.seed, index)
+            mine = [s.name for s in asset.signals if s.source is None or s.source in sim_sources]
+            self._models[asset.path] = MotorPump(asset, params, self.seed, index, signals=mine)
         if not self._models:
             raise ConfigError(
                 f"plant {plant.name!r} has no simulated assets; give an asset "
@@ -126,7 +130,7 @@ class PlantSimulator:
         ids: list[str] = []
         for model in self._models.values():
             by_rate: dict[float, list[str]] = {}
-            for sig in model.asset.signals:
+            for sig in model.signals:
                 if sig.kind == "scalar":
                     by_rate.setdefault(sig.rate_hz, []).append(sig.name)
                 else:
@@ -163,7 +167,7 @@ class PlantSimulator:
         seed = cfg.options.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ConfigError(f"sources[{source}].seed={seed!r}: give a whole number >= 0")
-        return cls(plant, seed=seed, start_ns=start_ns, assets=cfg.assets or None)
+        return cls(plant, seed=seed, start_ns=start_ns, assets=cfg.assets or None, source=source)
 
     # ---- time ---------------------------------------------------------------------------
     @property
