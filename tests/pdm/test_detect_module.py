@@ -60,7 +60,8 @@ def test_module_predict_equals_numpy_protocol(tmp_path: Path) -> None:
     assert ev.whole.f1 > 0.8 and len(lat) == 4
     man = read_manifest(path)
     assert man.task == "anomaly" and man.model.family == "mewma-t2"
-    assert man.postprocess["params"]["factor"] == det.factor
+    assert man.postprocess["params"]["on"] == pytest.approx(det.threshold_)
+    assert man.postprocess["params"]["off"] == pytest.approx(det.hysteresis * det.threshold_)
 
 
 def test_cli_train_and_eval(tmp_path: Path) -> None:

@@ -43,14 +43,29 @@ def train_detector(
     horizon: float = typer.Option(
         750.0, help="drift-scale horizon: how long a run is monitored after calibration, samples"
     ),
-    factor: float = typer.Option(3.0, help="threshold = factor x quantile of calibration scores"),
-    quantile: float = typer.Option(0.99, help="calibration-score quantile for the threshold"),
+    factor: float = typer.Option(
+        2.5, help="threshold = factor x quantile of the scores of all normal segments"
+    ),
+    quantile: float = typer.Option(0.99, help="normal-score quantile for the threshold"),
+    slow_lag: int = typer.Option(
+        200,
+        help="slow (drifting) sensors are watched as their change over this many samples; 0: off",
+    ),
+    hysteresis: float = typer.Option(
+        0.5, help="an alarm clears when the score falls below this fraction of the threshold"
+    ),
+    all_normal_data: bool = typer.Option(
+        False,
+        "--all-normal-data",
+        help="keep unlabelled files recorded at another operating point than the labelled runs",
+    ),
     int8: bool = typer.Option(True, help="also try an INT8 twin (kept only if parity holds)"),
 ) -> None:
     """Fit the MEWMA-T2 detector on normal data and ship it as a signed edge module.
 
-    Labelled runs contribute only their first 400 rows to training; the module is then
-    scored on them with the SKAB protocol and the figures go into its manifest.
+    Labelled runs contribute only their first 400 rows to training; unlabelled files join
+    only if recorded at the labelled runs' operating point. The module is then scored on the
+    labelled runs with the SKAB protocol and the figures go into its manifest.
     """
     from edgetwin.edge import update_module
     from edgetwin.edge.module import read_manifest
@@ -63,12 +78,24 @@ def train_detector(
     labelled = [r for r in runs if r.anomaly is not None]
     with console.status(f"fitting on {len(runs)} runs"):
         det = fit_detector(
-            runs, span=span, taps=int(3 * span), horizon=horizon, factor=factor, quantile=quantile
+            runs,
+            match_operating_point=not all_normal_data,
+            span=span,
+            taps=int(3 * span),
+            horizon=horizon,
+            factor=factor,
+            quantile=quantile,
+            slow_lag=slow_lag,
+            hysteresis=hysteresis,
         )
     with console.status("exporting edge module"):
         path, report = build_detector_module(det, runs, out, int8=int8)
+    from edgetwin.pdm.datasets.skab import SENSOR_COLUMNS
+
+    slow = ", ".join(SENSOR_COLUMNS[i] for i in det.slow_) or "none"
     console.print(
-        f"module [bold]{path}[/] ({det.n_segments_} normal segments, {det.n_train_rows_} rows)"
+        f"module [bold]{path}[/] ({det.n_segments_} normal segments, {det.n_train_rows_} rows; "
+        f"slow sensors: {slow}; threshold {det.threshold_:.1f})"
     )
     if labelled:
         with console.status(f"scoring the module on {len(labelled)} labelled runs"):

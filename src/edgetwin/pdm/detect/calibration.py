@@ -12,7 +12,15 @@ after ``horizon`` samples (the span monitored after calibration), extrapolated f
     scale  = sqrt(max(a + b * horizon, var(x)))
 
 White-noise signals have a flat variogram (scale = their std); random-walk-like signals get
-a scale that grows with the horizon. Everything is numpy and runs on the edge box.
+a scale that grows with the horizon.
+
+Some sensors drift so much in normal operation that no level model survives a run (SKAB's
+motor and fluid temperatures wander by several degC in 15 minutes, more than any 400-row
+window shows). For those *slow* features the detector watches the change over ``lag`` samples
+(`slow_features` picks them from the normal data; `increment_scale` gives their fixed scale,
+pooled over every normal segment so one quiet calibration window cannot make a routine
+excursion look huge). `same_operating_point` drops normal data recorded at another operating
+point, which describes the monitored process badly. Everything is numpy and runs on the edge box.
 """
 
 from __future__ import annotations
@@ -60,10 +68,21 @@ def drift_scale(x: np.ndarray, horizon: float, max_lag: int | None = None) -> np
     return np.maximum(np.sqrt(reach), MIN_SCALE)
 
 
-def calibrate(x_normal: np.ndarray, horizon: float) -> Calibration:
-    """Calibration from a run's normal rows [rows, features] (SKAB: its first 400)."""
+def calibrate(
+    x_normal: np.ndarray, horizon: float, fixed_scale: np.ndarray | None = None
+) -> Calibration:
+    """Calibration from a run's normal rows [rows, features] (SKAB: its first 400).
+
+    ``fixed_scale`` [features] overrides the scale where it is finite (NaN: estimate it here);
+    the detector fixes the scale of its slow features this way (`increment_scale`).
+    """
     x = np.asarray(x_normal, dtype=np.float64)
     scale = drift_scale(x, horizon)
+    if fixed_scale is not None:
+        fixed = np.asarray(fixed_scale, dtype=np.float64)
+        if fixed.shape != scale.shape:
+            raise DataError(f"fixed_scale has shape {fixed.shape}, expected {scale.shape}")
+        scale = np.where(np.isfinite(fixed), fixed, scale)
     flat = np.flatnonzero(scale <= MIN_SCALE)
     if flat.size:
         # any later change of a sensor that was constant while calibrating scores as huge
@@ -97,3 +116,81 @@ def normal_segments(
             f"labelled runs whose first {calibration_rows} rows are normal"
         )
     return segs
+
+
+def variance_ratio(segments: list[np.ndarray], lag: int) -> np.ndarray:
+    """Median over segments of ``V(lag) / V(1)`` per feature (variogram ratio, dimensionless).
+
+    About 1 for white noise, about ``lag`` for a random walk; segments shorter than
+    ``2 * lag`` rows are skipped.
+    """
+    ratios = []
+    for seg in segments:
+        x = np.asarray(seg, dtype=np.float64)
+        if x.shape[0] < 2 * lag:
+            continue
+        v1 = 0.5 * np.mean((x[1:] - x[:-1]) ** 2, axis=0)
+        vl = 0.5 * np.mean((x[lag:] - x[:-lag]) ** 2, axis=0)
+        ratios.append(vl / np.maximum(v1, MIN_SCALE**2))
+    if not ratios:
+        raise DataError(f"no normal segment has the {2 * lag} rows needed for lag {lag}")
+    return np.asarray(np.median(np.stack(ratios), axis=0))
+
+
+def slow_features(segments: list[np.ndarray], lag: int) -> list[int]:
+    """Features whose normal behaviour is closer to a random walk than to noise.
+
+    A feature is slow when its variance ratio ``V(lag)/V(1)`` exceeds ``sqrt(lag)``, the
+    geometric middle between white noise (1) and a random walk (``lag``).
+    """
+    if lag < 2:
+        return []
+    return [int(i) for i in np.flatnonzero(variance_ratio(segments, lag) > np.sqrt(lag))]
+
+
+def increment_scale(segments: list[np.ndarray], features: list[int], lag: int) -> np.ndarray:
+    """RMS of ``x[t] - x[t - lag]`` per feature, pooled over all segments (feature units).
+
+    Returns a [n_features] array with NaN for features not listed, for `calibrate`'s
+    ``fixed_scale``.
+    """
+    d = np.asarray(segments[0]).shape[1]
+    out = np.full(d, np.nan)
+    if not features:
+        return out
+    inc = [
+        np.asarray(s, dtype=np.float64)[lag:] - np.asarray(s, dtype=np.float64)[:-lag]
+        for s in segments
+        if len(s) > lag
+    ]
+    if not inc:
+        raise DataError(f"no normal segment is longer than the slow lag {lag}")
+    pooled = np.concatenate(inc)[:, features]
+    out[features] = np.maximum(np.sqrt(np.mean(pooled**2, axis=0)), MIN_SCALE)
+    return out
+
+
+def same_operating_point(
+    candidates: list[np.ndarray], reference: list[np.ndarray], tolerance: float = 6.0
+) -> list[bool]:
+    """Which candidate segments were recorded at the operating point of the reference ones.
+
+    Per feature the reference level is the median of the reference segments' means and its
+    spread the larger of their robust spread (1.4826 MAD) and their median within-segment
+    standard deviation; a candidate matches when every feature's mean lies within
+    ``tolerance`` spreads. SKAB: the anomaly-free run (125 L/min, 2.4 A) does not match the
+    valve runs (32 L/min, 1.0 A), whose first rows then are the only normal data.
+    """
+    means = np.stack([np.asarray(r, dtype=np.float64).mean(axis=0) for r in reference])
+    stds = np.stack([np.asarray(r, dtype=np.float64).std(axis=0) for r in reference])
+    centre = np.median(means, axis=0)
+    spread = np.maximum(1.4826 * np.median(np.abs(means - centre), axis=0), np.median(stds, axis=0))
+    spread = np.maximum(spread, MIN_SCALE)
+    return [
+        bool(
+            np.all(
+                np.abs(np.asarray(c, dtype=np.float64).mean(axis=0) - centre) <= tolerance * spread
+            )
+        )
+        for c in candidates
+    ]

@@ -11,20 +11,35 @@ Why this shape (measured on SKAB, see docs/pdm_detection.md):
 - one covariance of the smoothed, standardised signals pooled over every normal segment
   (all runs' first rows plus the anomaly-free run cut into segments) is far better estimated
   than one per 400-row run, and encodes how sensors move together;
-- the score is Hotelling's T2 of the smoothed vector, ``s = z_s^T P z_s`` (dimensionless);
-  a run's threshold is ``factor`` times the ``quantile`` of its own calibration-row scores,
-  one rule for every run, nothing fitted on labels.
+- *slow* features (normal behaviour closer to a random walk than to noise: SKAB's motor and
+  fluid temperatures) enter as their change over ``slow_lag`` samples instead of their level,
+  scaled by the change pooled over all normal segments (`calibration.slow_features`,
+  `calibration.increment_scale`): normal thermal drift no longer alarms, a sudden heating or
+  cooling still does. Differencing and smoothing are one linear filter per feature, so the
+  ONNX graph stays one depthwise convolution;
+- the score is Hotelling's T2 of the filtered vector, ``s = z_s^T P z_s`` (dimensionless);
+  the threshold is ``factor`` times the ``quantile`` of the scores of all normal segments
+  (one number for every run: a per-run threshold from 400 autocorrelated rows is noisy), and
+  alarms use hysteresis: on above the threshold, off below ``hysteresis`` times it, so one
+  anomaly is not chopped into pieces while its score wobbles around the limit.
+Nothing is fitted on labels.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from edgetwin.core.errors import DataError
-from edgetwin.pdm.detect.calibration import Calibration, calibrate
-from edgetwin.pdm.detect.processing import threshold_first_rows
+from edgetwin.pdm.detect.calibration import (
+    Calibration,
+    calibrate,
+    increment_scale,
+    slow_features,
+)
+from edgetwin.pdm.detect.processing import hysteresis_flags
 
 
 def ewma_kernel(span: float, taps: int) -> np.ndarray:
@@ -53,9 +68,43 @@ def causal_smooth(z: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return out[0] if squeeze else out
 
 
+def channel_kernels(
+    n_features: int, smoothing: np.ndarray, slow: list[int], lag: int
+) -> np.ndarray:
+    """Causal filter per feature, [features, taps (+ lag)]: weight of lag j in column j.
+
+    Level features get the EWMA ``smoothing``; slow features the EWMA of ``x[t] - x[t-lag]``
+    (the smoothing kernel minus itself delayed by ``lag``).
+    """
+    taps = smoothing.size
+    width = taps + (lag if slow else 0)
+    k = np.zeros((n_features, width))
+    k[:, :taps] = smoothing
+    for f in slow:
+        k[f, lag : lag + taps] -= smoothing
+    return k
+
+
+def causal_filter(z: np.ndarray, kernels: np.ndarray) -> np.ndarray:
+    """Filter [T, D] or [B, T, D] along time, feature d with ``kernels[d]``.
+
+    Rows before the start repeat the first row (edge padding, as the ONNX graph does), so
+    a differenced feature starts at zero change.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    squeeze = z.ndim == 2
+    zb = z[None] if squeeze else z
+    width, t = kernels.shape[1], zb.shape[1]
+    padded = np.concatenate([np.repeat(zb[:, :1], width - 1, axis=1), zb], axis=1)
+    out = np.zeros_like(zb)
+    for lag in range(width):
+        out += kernels[:, lag] * padded[:, width - 1 - lag : width - 1 - lag + t]
+    return out[0] if squeeze else out
+
+
 @dataclass(frozen=True)
 class RunResult:
-    """Detector output for one run: score per row, the run's threshold and 0/1 flags."""
+    """Detector output for one run: score per row, the threshold and 0/1 flags."""
 
     score: np.ndarray
     threshold: float
@@ -67,9 +116,14 @@ class MewmaT2Detector:
     """Multivariate EWMA Hotelling-T2 detector (scikit-learn contract).
 
     Parameters are in samples (SKAB: 1 sample = 1 s; TEP: 3 min). ``horizon`` is how far
-    ahead the drift-aware scale extrapolates: the span a run is monitored for after its
-    calibration rows (SKAB runs are ~1,150 s, so ~750 s after the first 400); ``ridge`` is added to the covariance diagonal
-    (in standardised units) so a constant sensor cannot make it singular.
+    ahead the drift-aware scale of level features extrapolates: the span a run is monitored
+    for after its calibration rows (SKAB runs are ~1,150 s, so ~750 s after the first 400);
+    ``slow_lag`` is the change horizon of slow features (default: half the calibration rows,
+    so every calibration window holds ``slow_lag`` changes; 0 disables slow features);
+    ``slow`` lists slow feature indices, or None to pick them from the data
+    (`calibration.slow_features`); ``ridge`` is added to the covariance diagonal (in
+    standardised units) so a constant sensor cannot make it singular; ``hysteresis`` is the
+    alarm-off level as a fraction of the threshold (1.0: plain threshold).
     """
 
     def __init__(
@@ -79,8 +133,11 @@ class MewmaT2Detector:
         horizon: float = 750.0,
         calibration_rows: int = 400,
         quantile: float = 0.99,
-        factor: float = 3.0,
+        factor: float = 2.5,
         ridge: float = 1e-3,
+        slow_lag: int | None = None,
+        slow: list[int] | None = None,
+        hysteresis: float = 0.5,
     ) -> None:
         self.span = span
         self.taps = taps
@@ -89,8 +146,11 @@ class MewmaT2Detector:
         self.quantile = quantile
         self.factor = factor
         self.ridge = ridge
+        self.slow_lag = slow_lag
+        self.slow = slow
+        self.hysteresis = hysteresis
 
-    def get_params(self) -> dict[str, float | int]:
+    def get_params(self) -> dict[str, Any]:
         return {
             "span": self.span,
             "taps": self.taps,
@@ -99,25 +159,58 @@ class MewmaT2Detector:
             "quantile": self.quantile,
             "factor": self.factor,
             "ridge": self.ridge,
+            "slow_lag": self.slow_lag,
+            "slow": self.slow,
+            "hysteresis": self.hysteresis,
         }
 
     def fit(self, segments: list[np.ndarray]) -> MewmaT2Detector:
-        """Learn the pooled precision from normal segments, each [rows, features]."""
+        """Learn slow features, their scale, the pooled precision and the threshold.
+
+        ``segments`` are normal data, each [rows, features], each standardised on itself.
+        """
         if not segments:
             raise DataError("fit needs at least one normal segment [rows, features]")
+        if not 0.0 < self.hysteresis <= 1.0:
+            raise DataError(f"hysteresis={self.hysteresis}: expected 0 < hysteresis <= 1")
+        segs = [np.asarray(s, dtype=np.float64) for s in segments]
+        d = segs[0].shape[1]
+        self.slow_lag_ = int(self.calibration_rows // 2 if self.slow_lag is None else self.slow_lag)
+        if self.slow is not None:
+            bad = [f for f in self.slow if not 0 <= f < d]
+            if bad:
+                raise DataError(f"slow features {bad} out of range for {d} features")
+            self.slow_ = sorted(int(f) for f in self.slow) if self.slow_lag_ > 0 else []
+        else:
+            usable = [s for s in segs if s.shape[0] >= 2 * self.slow_lag_]
+            self.slow_ = slow_features(usable, self.slow_lag_) if usable else []
+        self.fixed_scale_ = increment_scale(segs, self.slow_, self.slow_lag_)
         self.kernel_ = ewma_kernel(self.span, self.taps)
-        pooled = []
-        for seg in segments:
-            z = calibrate(seg, self.horizon).apply(seg)
-            zs = causal_smooth(z, self.kernel_)
-            pooled.append(zs[min(self.taps, zs.shape[0] // 2) :])  # skip the filter warm-up
-        data = np.concatenate(pooled)
-        self.n_features_in_ = int(data.shape[1])
-        cov = np.cov(data, rowvar=False) + self.ridge * np.eye(self.n_features_in_)
+        self.kernels_ = channel_kernels(d, self.kernel_, self.slow_, self.slow_lag_)
+        filtered = [self._filtered(s, self.calibrate(s)) for s in segs]
+        data = np.concatenate([f[self._warmup(len(f)) :] for f in filtered])
+        self.n_features_in_ = int(d)
+        cov = np.cov(data, rowvar=False) + self.ridge * np.eye(d)
         self.precision_ = np.linalg.inv(cov)
+        scores = np.concatenate([self._t2(f)[self._warmup(len(f)) :] for f in filtered])
+        self.threshold_ = float(self.factor * np.quantile(scores, self.quantile))
         self.n_train_rows_ = int(data.shape[0])
-        self.n_segments_ = len(segments)
+        self.n_segments_ = len(segs)
         return self
+
+    @property
+    def width_(self) -> int:
+        """Rows of history one score needs (the filter length)."""
+        return int(self.kernels_.shape[1])
+
+    def _warmup(self, rows: int) -> int:
+        return min(self.width_, rows // 2)
+
+    def _filtered(self, x: np.ndarray, cal: Calibration) -> np.ndarray:
+        return causal_filter(cal.apply(x), self.kernels_)
+
+    def _t2(self, zs: np.ndarray) -> np.ndarray:
+        return np.einsum("...i,ij,...j->...", zs, self.precision_, zs)
 
     def _check(self, z: np.ndarray) -> None:
         if not hasattr(self, "precision_"):
@@ -127,12 +220,19 @@ class MewmaT2Detector:
                 f"input has {z.shape[-1]} features, expected {self.n_features_in_} as in training"
             )
 
+    def calibrate(self, x_normal: np.ndarray) -> Calibration:
+        """Per-run calibration from normal rows, with the learnt scale of slow features."""
+        return calibrate(x_normal, self.horizon, self.fixed_scale_)
+
     def score_standardized(self, z: np.ndarray) -> np.ndarray:
         """T2 score per row of standardised rows [T, D] or [B, T, D] (numpy reference)."""
         z = np.asarray(z, dtype=np.float64)
         self._check(z)
-        zs = causal_smooth(z, self.kernel_)
-        return np.einsum("...i,ij,...j->...", zs, self.precision_, zs)
+        return self._t2(causal_filter(z, self.kernels_))
+
+    def flags_from_scores(self, score: np.ndarray) -> np.ndarray:
+        """0/1 flags from scores: the learnt threshold with hysteresis."""
+        return hysteresis_flags(score, self.threshold_, self.hysteresis * self.threshold_)
 
     def predict_run(self, x: np.ndarray) -> RunResult:
         """The SKAB protocol for one run [T, D]: calibrate on its first rows, score, flag."""
@@ -140,9 +240,13 @@ class MewmaT2Detector:
         n = self.calibration_rows
         if x.shape[0] <= n:
             raise DataError(f"run has {x.shape[0]} rows, expected more than calibration_rows={n}")
-        cal = calibrate(x[:n], self.horizon)
+        if not hasattr(self, "precision_"):
+            raise DataError("detector is not fitted; call fit(segments) first")
+        cal = self.calibrate(x[:n])
         score = self.score_standardized(cal.apply(x))
-        thr = threshold_first_rows(score, n, self.taps, self.quantile, self.factor)
         return RunResult(
-            score=score, threshold=thr, flags=(score > thr).astype(np.int8), calibration=cal
+            score=score,
+            threshold=self.threshold_,
+            flags=self.flags_from_scores(score),
+            calibration=cal,
         )

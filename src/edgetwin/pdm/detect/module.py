@@ -17,7 +17,7 @@ import numpy as np
 
 from edgetwin.core.errors import ModuleError
 from edgetwin.pdm.datasets.skab import SENSOR_COLUMNS, SKAB_TRAIN_ROWS, SkabRun
-from edgetwin.pdm.detect.calibration import normal_segments
+from edgetwin.pdm.detect.calibration import normal_segments, same_operating_point
 from edgetwin.pdm.detect.mewma import MewmaT2Detector
 from edgetwin.pdm.detect.onnx_graph import detector_to_onnx
 from edgetwin.pdm.detect.processing import standardize_first_rows
@@ -35,11 +35,50 @@ MODULE_NAME = "skab-mewma-t2"
 INT8_REL_TOL = 0.05
 
 
-def fit_detector(runs: Sequence[SkabRun], **params: Any) -> MewmaT2Detector:
-    """Fit on the normal segments of ``runs`` (unlabelled runs whole, labelled runs' first rows)."""
+def training_segments(
+    runs: Sequence[SkabRun],
+    calibration_rows: int = SKAB_TRAIN_ROWS,
+    match_operating_point: bool = True,
+) -> list[np.ndarray]:
+    """Normal segments of ``runs``: labelled runs' first rows, unlabelled runs cut into segments.
+
+    With ``match_operating_point`` (and at least one labelled run), segments of unlabelled
+    runs recorded at another operating point than the labelled runs' first rows are left out
+    (`calibration.same_operating_point`): the monitored runs' own normal rows describe them
+    better. SKAB: the anomaly-free run (125 L/min) is left out next to the valve runs (32 L/min).
+    """
+    labelled = [r for r in runs if r.anomaly is not None]
+    free = [r for r in runs if r.anomaly is None]
+    segs = (
+        normal_segments([(r.values, r.anomaly) for r in labelled], calibration_rows)
+        if labelled
+        else []
+    )
+    free_segs = normal_segments([(r.values, None) for r in free], calibration_rows) if free else []
+    if match_operating_point and segs and free_segs:
+        keep = same_operating_point(free_segs, segs)
+        if not all(keep):
+            log.info(
+                "left out %d of %d unlabelled segments: recorded at another operating point "
+                "than the labelled runs' first rows",
+                keep.count(False),
+                len(keep),
+            )
+        free_segs = [s for s, k in zip(free_segs, keep, strict=True) if k]
+    if not segs and not free_segs:
+        raise ModuleError(
+            f"no normal segment of {calibration_rows} rows in {len(runs)} runs; give anomaly-free "
+            f"files or labelled runs whose first {calibration_rows} rows are normal"
+        )
+    return free_segs + segs
+
+
+def fit_detector(
+    runs: Sequence[SkabRun], match_operating_point: bool = True, **params: Any
+) -> MewmaT2Detector:
+    """Fit on the normal segments of ``runs`` (see `training_segments`)."""
     det = MewmaT2Detector(**params)
-    segs = normal_segments([(r.values, r.anomaly) for r in runs], det.calibration_rows)
-    return det.fit(segs)
+    return det.fit(training_segments(runs, det.calibration_rows, match_operating_point))
 
 
 def _manifest(det: MewmaT2Detector, runs: Sequence[SkabRun], verification: dict[str, Any]) -> Any:
@@ -51,7 +90,7 @@ def _manifest(det: MewmaT2Detector, runs: Sequence[SkabRun], verification: dict[
     return Manifest(
         name=MODULE_NAME,
         task="anomaly",
-        version="0.1.0",
+        version="0.2.0",
         description=(
             "Multivariate EWMA Hotelling-T2 anomaly detector for the SKAB water-pump testbed. "
             f"predict(run) calibrates on the run's first {n} rows (SKAB protocol) and flags rows."
@@ -73,15 +112,17 @@ def _manifest(det: MewmaT2Detector, runs: Sequence[SkabRun], verification: dict[
         },
         preprocess={
             "function": "edgetwin.pdm.detect.processing:standardize_first_rows",
-            "params": {"calibration_rows": n, "horizon": det.horizon},
-        },
-        postprocess={
-            "function": "edgetwin.pdm.detect.processing:flags_from_first_rows",
             "params": {
                 "calibration_rows": n,
-                "warmup": det.taps,
-                "quantile": det.quantile,
-                "factor": det.factor,
+                "horizon": det.horizon,
+                "fixed_scale": _fixed_scale(det),
+            },
+        },
+        postprocess={
+            "function": "edgetwin.pdm.detect.processing:flags_hysteresis",
+            "params": {
+                "on": det.threshold_,
+                "off": det.hysteresis * det.threshold_,
             },
         },
         data=data,
@@ -89,11 +130,17 @@ def _manifest(det: MewmaT2Detector, runs: Sequence[SkabRun], verification: dict[
             f"normal segments: first {n} rows of each labelled run, unlabelled runs cut into {n}-row segments",
             "per-segment standardisation: mean and variogram drift scale (horizon "
             f"{det.horizon} samples) of the segment itself",
+            f"slow features {[SENSOR_COLUMNS[i] for i in det.slow_]}: change over "
+            f"{det.slow_lag_} samples, scale pooled over all segments",
+            f"threshold: {det.factor} x q{det.quantile} of the scores of all segments",
         ],
         model=ModelInfo(
             family="mewma-t2",
             hyperparameters={
                 **det.get_params(),
+                "slow_features": [SENSOR_COLUMNS[i] for i in det.slow_],
+                "slow_lag_samples": det.slow_lag_,
+                "threshold": det.threshold_,
                 "segments": det.n_segments_,
                 "train_rows": det.n_train_rows_,
             },
@@ -109,6 +156,10 @@ def _manifest(det: MewmaT2Detector, runs: Sequence[SkabRun], verification: dict[
             f"F1/FAR/MAR point-wise summed over runs; NAB window {NAB_WINDOW_S:g} s {NAB_PLACEMENT}"
         },
     )
+
+
+def _fixed_scale(det: MewmaT2Detector) -> list[float | None]:
+    return [float(v) if np.isfinite(v) else None for v in det.fixed_scale_]
 
 
 def build_detector_module(
@@ -127,7 +178,7 @@ def build_detector_module(
 
     fp32 = detector_to_onnx(det)
     z_cal = [
-        standardize_first_rows(r.values, det.calibration_rows, det.horizon)
+        standardize_first_rows(r.values, det.calibration_rows, det.horizon, _fixed_scale(det))
         for r in runs
         if len(r) > det.calibration_rows
     ]

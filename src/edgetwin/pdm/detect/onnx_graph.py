@@ -2,9 +2,10 @@
 
 Input ``z`` [batch, time, features] float32: rows already standardised by the per-run
 calibration (a documented numpy step, `processing.standardize_first_rows`). Graph:
-transpose to [B, D, T] -> left-pad taps-1 zeros -> depthwise Conv with the EWMA kernel
-(causal smoothing) -> transpose back -> MatMul with the precision -> Mul -> ReduceSum:
-output ``score`` [batch, time], Hotelling's T2 of the smoothed vector.
+transpose to [B, D, T] -> left-pad width-1 rows repeating the first (edge) -> depthwise Conv
+with one causal kernel per feature (EWMA, or EWMA of the change over ``slow_lag`` rows for
+slow features) -> transpose back -> MatMul with the precision -> Mul -> ReduceSum:
+output ``score`` [batch, time], Hotelling's T2 of the filtered vector.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ OPSET = 17
 
 
 def detector_to_onnx(det: MewmaT2Detector) -> bytes:
-    """Serialise a fitted detector's scoring (smoothing + T2) to ONNX bytes."""
+    """Serialise a fitted detector's scoring (per-feature filter + T2) to ONNX bytes."""
     det._check(np.zeros((1, det.n_features_in_)))
-    d, taps = det.n_features_in_, int(det.kernel_.size)
-    # Conv computes cross-correlation: out[t] = sum_k w[k] * in[t + k]; with taps-1 zeros
+    d, taps = det.n_features_in_, det.width_
+    # Conv computes cross-correlation: out[t] = sum_k w[k] * in[t + k]; with taps-1 rows
     # padded on the left, w must be the kernel reversed so that lag 0 meets in[t].
-    weight = np.tile(det.kernel_[::-1].astype(np.float32), (d, 1, 1))  # [D, 1, taps]
+    weight = np.ascontiguousarray(det.kernels_[:, None, ::-1]).astype(np.float32)  # [D, 1, taps]
     inits = [
         numpy_helper.from_array(weight, "ewma_weight"),
         numpy_helper.from_array(det.precision_.astype(np.float32), "precision"),
@@ -33,7 +34,7 @@ def detector_to_onnx(det: MewmaT2Detector) -> bytes:
     ]
     nodes = [
         helper.make_node("Transpose", ["z"], ["z_bdt"], perm=[0, 2, 1]),
-        helper.make_node("Pad", ["z_bdt", "pads"], ["z_pad"], mode="constant"),
+        helper.make_node("Pad", ["z_bdt", "pads"], ["z_pad"], mode="edge"),
         helper.make_node(
             "Conv", ["z_pad", "ewma_weight"], ["zs_bdt"], group=d, kernel_shape=[taps]
         ),

@@ -6,13 +6,17 @@ do the per-run calibration before and the thresholding after. `EdgeModule.predic
 whole run ``x`` [rows, features] (raw units) then reproduces the benchmark protocol:
 
 1. ``standardize_first_rows``: mean and drift-aware scale from ``x[:calibration_rows]``
-   (`calibration.calibrate`), returns ``z`` [1, rows, features] float32;
-2. the ONNX graph: EWMA smoothing and Hotelling T2 -> ``score`` [1, rows];
-3. ``flags_from_first_rows``: threshold = ``factor`` x ``quantile`` of the scores of the
-   calibration rows after the filter warm-up (``warmup`` rows); returns 0/1 flags [rows].
+   (`calibration.calibrate`; slow features keep the scale learnt in training,
+   ``fixed_scale``), returns ``z`` [1, rows, features] float32;
+2. the ONNX graph: per-feature filter (EWMA, or EWMA of the change over ``slow_lag`` rows)
+   and Hotelling T2 -> ``score`` [1, rows];
+3. ``flags_hysteresis``: alarm on above ``on`` (the threshold learnt in training), off again
+   below ``off``; returns 0/1 flags [rows].
 
 A live deployment runs the same calibration once on a known-normal window and keeps
-``mean``/``scale``/``threshold`` (see `calibration.Calibration`).
+``mean``/``scale`` (see `calibration.Calibration`); the threshold is fixed in the manifest.
+`flags_from_first_rows` (a per-run threshold from the calibration rows' own scores) is the
+rule of the first version, kept for modules built with it.
 """
 
 from __future__ import annotations
@@ -23,15 +27,51 @@ from edgetwin.core.errors import DataError
 from edgetwin.pdm.detect.calibration import calibrate
 
 
-def standardize_first_rows(x: np.ndarray, calibration_rows: int, horizon: float) -> np.ndarray:
-    """Standardise a run [rows, features] on its first ``calibration_rows`` rows -> [1, rows, D]."""
+def standardize_first_rows(
+    x: np.ndarray,
+    calibration_rows: int,
+    horizon: float,
+    fixed_scale: list[float | None] | None = None,
+) -> np.ndarray:
+    """Standardise a run [rows, features] on its first ``calibration_rows`` rows -> [1, rows, D].
+
+    ``fixed_scale``: per feature a scale learnt in training (slow features) or None/NaN to
+    estimate it from the calibration rows.
+    """
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] <= calibration_rows:
         raise DataError(
             f"run has shape {arr.shape}, expected [rows > {calibration_rows}, features] "
             "(the first rows calibrate the detector)"
         )
-    return calibrate(arr[:calibration_rows], horizon).apply(arr)[None]
+    fixed = (
+        None
+        if fixed_scale is None
+        else np.array([np.nan if v is None else v for v in fixed_scale], dtype=np.float64)
+    )
+    return calibrate(arr[:calibration_rows], horizon, fixed).apply(arr)[None]
+
+
+def hysteresis_flags(score: np.ndarray, on: float, off: float) -> np.ndarray:
+    """0/1 flag per row: set when the score exceeds ``on``, cleared when it falls to ``off``.
+
+    ``off <= on``; with ``off == on`` this is a plain threshold. Causal: row t depends only on
+    rows up to t.
+    """
+    s = np.asarray(score, dtype=np.float64).reshape(-1)
+    if off > on:
+        raise DataError(f"hysteresis off level {off} is above the on level {on}; need off <= on")
+    flags = np.zeros(s.size, dtype=np.int8)
+    state = False
+    for t, v in enumerate(s):
+        state = bool(v > off) if state else bool(v > on)
+        flags[t] = state
+    return flags
+
+
+def flags_hysteresis(score: np.ndarray, on: float, off: float) -> np.ndarray:
+    """Manifest postprocess step: `hysteresis_flags` of a [1, rows] (or [rows]) score."""
+    return hysteresis_flags(score, on, off)
 
 
 def threshold_first_rows(
