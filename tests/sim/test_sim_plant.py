@@ -143,8 +143,11 @@ def test_fault_ground_truth_and_trip_at_failure() -> None:
     assert gt.health_at(50) == 1.0 and gt.health_at(3000) == pytest.approx(0.0)
     samples, _ = _split(sim.step(2999.0))
     assert not sim.failed("acme/s1/l1/p2")
-    samples2, _ = _split(sim.step(100.0))
+    samples2, waves2 = _split(sim.step(100.0))
     assert sim.failed("acme/s1/l1/p2") and not sim.failed("acme/s1/l1/p1")
+    # vibration is acquired only while a machine turns: p1 still sends bursts, p2 no longer
+    assert waves2 is not None
+    assert set(waves2["signal"].cast(pa.string()).to_pylist()) == {"acme/s1/l1/p1/vib_de"}
     speed = _rows(samples2, "acme/s1/l1/p2/speed")
     assert speed[-1] < 5.0 and _rows(samples2, "acme/s1/l1/p1/speed")[-1] > 1000
     # friction from the spall heats the bearing before it fails

@@ -3,7 +3,7 @@
 `step(dt_s)` advances plant time by dt and returns the rows of (now, now + dt]: one samples
 table (every scalar signal at its own rate_hz, on the grid k / rate_hz since start) and one
 waveforms table (each burst whose last sample falls in the interval; its `ts` is the burst's
-first sample, bursts start at k * every_s). Empty tables are left out of the list. Sample rows
+first sample, bursts start at k * every_s; none while the machine is stopped). Empty tables are left out of the list. Sample rows
 are grouped by asset and signal, time-ordered within a signal. All noise is
 addressed by sample index and burst number, so the data do not depend on how the run is
 chunked into steps: step(60) once equals step(1) sixty times.
@@ -237,6 +237,13 @@ class PlantSimulator:
                 continue
             k = np.arange(k0, k1 + 1, dtype=np.int64)
             t0_ns = k * w.every_ns
+            # Like a condition-monitoring system, acquire only while the machine turns: a burst
+            # of a stopped (tripped) machine is sensor noise that no analysis can use.
+            running = w.model.speed_frac((t0_ns + w.burst_ns // 2) / 1e9) > 0
+            if not running.all():
+                k, t0_ns = k[running], t0_ns[running]
+                if len(k) == 0:
+                    continue
             ts, ids, blocks = groups.setdefault((w.n_samples, w.rate_hz), ([], [], []))
             ts.append(t0_ns + self.start_ns)
             ids.extend([w.signal_id] * len(k))
