@@ -94,3 +94,29 @@ def test_cli_train_and_eval(tmp_path: Path) -> None:
     )
     f1 = float(line.split("│")[2])
     assert f1 > 0.8
+
+
+def test_unlabelled_data_from_another_operating_point_is_left_out(tmp_path: Path) -> None:
+    from edgetwin.pdm.detect.module import fit_detector, training_segments
+
+    runs = [_run(tmp_path / "v" / f"{i}.csv", i, shift=3.0) for i in range(3)]
+    rng = np.random.default_rng(9)
+    ts = runs[0].ts[:800]
+    near = SkabRun(
+        path=tmp_path / "free" / "a.csv",
+        ts=ts,
+        values=rng.normal(size=(800, 8)) + np.arange(8),
+        anomaly=None,
+        changepoint=None,
+    )
+    far = SkabRun(
+        path=tmp_path / "free" / "b.csv",
+        ts=ts,
+        values=rng.normal(size=(800, 8)) + 50.0,
+        anomaly=None,
+        changepoint=None,
+    )
+    segs = training_segments([near, far, *runs])
+    assert len(segs) == 2 + 3  # the 'near' file's two 400-row segments + 3 runs' first rows
+    assert len(training_segments([near, far, *runs], match_operating_point=False)) == 7
+    assert fit_detector([far, *runs]).n_segments_ == 3

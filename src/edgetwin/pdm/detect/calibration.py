@@ -119,22 +119,22 @@ def normal_segments(
 
 
 def variance_ratio(segments: list[np.ndarray], lag: int) -> np.ndarray:
-    """Median over segments of ``V(lag) / V(1)`` per feature (variogram ratio, dimensionless).
+    """Pooled variogram ratio ``V(lag) / V(1)`` per feature (dimensionless).
 
-    About 1 for white noise, about ``lag`` for a random walk; segments shorter than
-    ``2 * lag`` rows are skipped.
+    ``V`` is averaged over the segments before the ratio is taken (segments with no more
+    than ``lag`` rows are skipped), so a few quiet segments do not decide it. About 1 for
+    white noise, about ``lag`` for a random walk.
     """
-    ratios = []
+    v1, vl = [], []
     for seg in segments:
         x = np.asarray(seg, dtype=np.float64)
-        if x.shape[0] < 2 * lag:
+        if x.shape[0] <= lag:
             continue
-        v1 = 0.5 * np.mean((x[1:] - x[:-1]) ** 2, axis=0)
-        vl = 0.5 * np.mean((x[lag:] - x[:-lag]) ** 2, axis=0)
-        ratios.append(vl / np.maximum(v1, MIN_SCALE**2))
-    if not ratios:
-        raise DataError(f"no normal segment has the {2 * lag} rows needed for lag {lag}")
-    return np.asarray(np.median(np.stack(ratios), axis=0))
+        v1.append(0.5 * np.mean((x[1:] - x[:-1]) ** 2, axis=0))
+        vl.append(0.5 * np.mean((x[lag:] - x[:-lag]) ** 2, axis=0))
+    if not v1:
+        raise DataError(f"no normal segment has more than {lag} rows, needed for lag {lag}")
+    return np.asarray(np.mean(vl, axis=0) / np.maximum(np.mean(v1, axis=0), MIN_SCALE**2))
 
 
 def slow_features(segments: list[np.ndarray], lag: int) -> list[int]:

@@ -182,7 +182,7 @@ class MewmaT2Detector:
                 raise DataError(f"slow features {bad} out of range for {d} features")
             self.slow_ = sorted(int(f) for f in self.slow) if self.slow_lag_ > 0 else []
         else:
-            usable = [s for s in segs if s.shape[0] >= 2 * self.slow_lag_]
+            usable = [s for s in segs if s.shape[0] > self.slow_lag_]
             self.slow_ = slow_features(usable, self.slow_lag_) if usable else []
         self.fixed_scale_ = increment_scale(segs, self.slow_, self.slow_lag_)
         self.kernel_ = ewma_kernel(self.span, self.taps)
