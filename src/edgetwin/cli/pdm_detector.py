@@ -91,7 +91,14 @@ def train_detector(
     with console.status("exporting edge module"):
         path, report = build_detector_module(det, runs, out, int8=int8)
     from edgetwin.pdm.datasets.skab import SENSOR_COLUMNS
+    from edgetwin.pdm.detect.module import training_segments
 
+    n_all = len(training_segments(runs, det.calibration_rows, match_operating_point=False))
+    if n_all > det.n_segments_:
+        console.print(
+            f"left out {n_all - det.n_segments_} unlabelled segments recorded at another operating "
+            "point than the labelled runs (use --all-normal-data to keep them)"
+        )
     slow = ", ".join(SENSOR_COLUMNS[i] for i in det.slow_) or "none"
     console.print(
         f"module [bold]{path}[/] ({det.n_segments_} normal segments, {det.n_train_rows_} rows; "
