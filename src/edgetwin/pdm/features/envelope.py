@@ -1,10 +1,11 @@
 """Physics-informed bearing features: envelope-spectrum energy at the defect frequencies.
 
-For each window: demodulate two bands (the most impulsive band by spectral kurtosis, and a wide
-band above the shaft-tone region), take the squared-envelope spectrum (SES), and measure the peak
-at harmonics 1..H of the shaft rate, BPFO, BPFI, BSF and FTF, plus the shaft-rate sidebands of
-BPFI (an inner-race defect turns with the shaft through the load zone) and the FTF sidebands of
-BSF (a ball defect turns with the cage). Each peak is divided by the median of the SES around
+For each window: demodulate three bands (the most impulsive band by spectral kurtosis, a wide
+band above the shaft-tone region, and that wide band after cepstral pre-whitening), take the
+squared-envelope spectrum (SES), and measure the peak at harmonics 1..H of the shaft rate, BPFO,
+BPFI, BSF, ball spin and FTF, plus the shaft-rate sidebands of BPFI (an inner-race defect turns
+with the shaft through the load zone) and the FTF sidebands of BSF (a ball defect turns with the
+cage). Each peak is divided by the median of the SES around
 it, so features are log peak-to-background ratios: free of sensor gain, units and load level.
 Defect frequencies come from the bearing geometry and the measured shaft speed, never from the
 data, so they hold for fault sizes and loads that training never saw.
@@ -35,7 +36,7 @@ from edgetwin.pdm.features.timedomain import TIME_FEATURES, time_features
 
 FAMILIES: tuple[str, ...] = ("shaft", "bpfo", "bpfi", "bsf", "ftf", "ball_spin")
 SIDEBANDS: dict[str, str] = {"bpfi": "shaft", "bsf": "ftf"}  # carrier family -> modulating family
-BANDS: tuple[str, ...] = ("sk", "wide")
+BANDS: tuple[str, ...] = ("sk", "wide", "white")
 
 _EPS = 1e-12
 
@@ -169,19 +170,22 @@ def envelope_features(
     sk = spectral_kurtosis(spectrum, n, rate_hz, bands)
     best = np.argmax(sk, axis=-1)
     wide = Band(min_lo_hz, 0.95 * rate_hz / 2.0)
+    # Cepstral pre-whitening (unit magnitude, phase kept; Smith & Randall 2015): discrete tones and
+    # the transfer path's resonances flatten out, and the impact train stands out in the wide band.
+    white = spectrum / (np.abs(spectrum) + _EPS)
     feats = np.zeros((batch, len(feature_names(harmonics))), dtype=np.float64)
     for i in range(batch):
         freqs = defect_frequencies(geometry, float(shaft[i]))
         fmax = harmonics * max(freqs["bpfi"], freqs["bsf"]) + 2 * freqs["shaft"]
         row = [
             _ses_features(
-                squared_envelope_spectrum(spectrum[i : i + 1], n, rate_hz, band, fmax)[0],
+                squared_envelope_spectrum(spec[i : i + 1], n, rate_hz, band, fmax)[0],
                 df,
                 freqs,
                 harmonics,
                 tol,
             )
-            for band in (bands[int(best[i])], wide)
+            for band, spec in ((bands[int(best[i])], spectrum), (wide, spectrum), (wide, white))
         ]
         flat = np.concatenate(row)
         feats[i, : flat.size] = flat
