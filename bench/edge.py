@@ -276,6 +276,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="write all figures as JSON here")
+    ap.add_argument("--module", type=Path, default=None, help="keep the trained module here")
+    ap.add_argument(
+        "--reuse", action="store_true", help="load --module instead of training (latency re-runs)"
+    )
+    ap.add_argument("--skip-robustness", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("EDGETWIN_HOME", tempfile.mkdtemp(prefix="edgetwin-bench-home-"))
@@ -293,68 +298,89 @@ def main() -> None:
         f"CWRU: train {len(x_tr)} windows (loads 0,1 hp), test {len(x_te)} windows (load 2 hp); "
         f"classes {np.bincount(y_tr).tolist()} / {np.bincount(y_te).tolist()}"
     )
-    net = train_cnn((x_tr - mean) / std, y_tr, args.epochs, args.seed)
-    train_s = time.perf_counter() - t0
-    onnx_fp32 = export_onnx(net)
-    import torch
+    if args.reuse and args.module and args.module.exists():
+        path = args.module
+        fp = EdgeModule.load(path)
+        q = EdgeModule.load(path, precision="int8")
+        onnx_logits = fp.run(fp.preprocess(x_te))["logits"]
+        q_logits = q.run(q.preprocess(x_te))["logits"]
+        acc_fp = float(np.mean(onnx_logits.argmax(1) == y_te))
+        acc_q = float(np.mean(q_logits.argmax(1) == y_te))
+        results["accuracy"] = {
+            "module": str(path),
+            "onnx_fp32": acc_fp,
+            "onnx_int8": acc_q,
+            "change_int8": acc_q - acc_fp,
+            "int8_label_agreement": float(np.mean(q_logits.argmax(1) == onnx_logits.argmax(1))),
+            "n_test": len(y_te),
+        }
+    else:
+        net = train_cnn((x_tr - mean) / std, y_tr, args.epochs, args.seed)
+        train_s = time.perf_counter() - t0
+        onnx_fp32 = export_onnx(net)
+        import torch
 
-    with torch.no_grad():
-        torch_logits = net(torch.from_numpy((x_te - mean) / std)).numpy()
-    pre = {"function": "edgetwin.edge.processing:standardize", "params": {"mean": mean, "std": std}}
-    post = {"function": "edgetwin.edge.processing:argmax_labels", "params": {"labels": CLASSES}}
-    manifest = Manifest(
-        name="cwru-cnn1d-bench",
-        task="diagnosis",
-        version="0.1.0",
-        description="bench/edge.py reference 1D CNN on CWRU drive-end vibration",
-        preprocess=pre,
-        postprocess=post,
-        data=refs,
-        preparation=[
-            "1024-sample windows, hop 512 (train) / 1024 (test)",
-            "global standardisation",
-        ],
-        model={
-            "family": "1d-cnn",
-            "hyperparameters": {
-                "blocks": [16, 32, 64, 64],
-                "epochs": args.epochs,
-                "lr": 2e-3,
-                "batch": 64,
+        with torch.no_grad():
+            torch_logits = net(torch.from_numpy((x_te - mean) / std)).numpy()
+        pre = {
+            "function": "edgetwin.edge.processing:standardize",
+            "params": {"mean": mean, "std": std},
+        }
+        post = {"function": "edgetwin.edge.processing:argmax_labels", "params": {"labels": CLASSES}}
+        manifest = Manifest(
+            name="cwru-cnn1d-bench",
+            task="diagnosis",
+            version="0.1.0",
+            description="bench/edge.py reference 1D CNN on CWRU drive-end vibration",
+            preprocess=pre,
+            postprocess=post,
+            data=refs,
+            preparation=[
+                "1024-sample windows, hop 512 (train) / 1024 (test)",
+                "global standardisation",
+            ],
+            model={
+                "family": "1d-cnn",
+                "hyperparameters": {
+                    "blocks": [16, 32, 64, 64],
+                    "epochs": args.epochs,
+                    "lr": 2e-3,
+                    "batch": 64,
+                },
             },
-        },
-        operation={
-            "monitors": ["latency", "input-drift"],
-            "latency_budget_ms": 10.0,
-            "input_stats": {"x": InputStats.from_array((x_tr - mean) / std)},
-        },
-    )
-    work = Path(tempfile.mkdtemp(prefix="edgetwin-bench-"))
-    path = build_module(work / "cwru-cnn1d.zip", onnx_fp32=onnx_fp32, manifest=manifest)
-    fp = EdgeModule.load(path)
-    onnx_logits = fp.run(fp.preprocess(x_te))["logits"]
-    parity = check_parity(torch_logits, onnx_logits, atol=1e-3, rtol=1e-3, name="torch->onnx")
-    rng = np.random.default_rng(args.seed)
-    cal_idx = rng.choice(len(x_tr), size=256, replace=False)
-    cal = [fp.preprocess(x_tr[cal_idx[i : i + 16]]) for i in range(0, 256, 16)]
-    update_module(path, onnx_int8=quantize_static(onnx_fp32, cal))
-    q = EdgeModule.load(path, precision="int8")
-    q_logits = q.run(q.preprocess(x_te))["logits"]
-    acc_torch = float(np.mean(torch_logits.argmax(1) == y_te))
-    acc_fp = float(np.mean(onnx_logits.argmax(1) == y_te))
-    acc_q = float(np.mean(q_logits.argmax(1) == y_te))
-    results["accuracy"] = {
-        "torch": acc_torch,
-        "onnx_fp32": acc_fp,
-        "onnx_int8": acc_q,
-        "change_int8": acc_q - acc_fp,
-        "export_parity_max_abs": parity.max_abs,
-        "int8_label_agreement": float(np.mean(q_logits.argmax(1) == onnx_logits.argmax(1))),
-        "train_s": train_s,
-        "n_test": len(y_te),
-    }
-    print_table("accuracy on CWRU load 2 hp (test), 4 classes", [results["accuracy"]])
+            operation={
+                "monitors": ["latency", "input-drift"],
+                "latency_budget_ms": 10.0,
+                "input_stats": {"x": InputStats.from_array((x_tr - mean) / std)},
+            },
+        )
+        work = Path(tempfile.mkdtemp(prefix="edgetwin-bench-"))
+        path = args.module or work / "cwru-cnn1d.zip"
+        path = build_module(path, onnx_fp32=onnx_fp32, manifest=manifest)
+        fp = EdgeModule.load(path)
+        onnx_logits = fp.run(fp.preprocess(x_te))["logits"]
+        parity = check_parity(torch_logits, onnx_logits, atol=1e-3, rtol=1e-3, name="torch->onnx")
+        rng = np.random.default_rng(args.seed)
+        cal_idx = rng.choice(len(x_tr), size=256, replace=False)
+        cal = [fp.preprocess(x_tr[cal_idx[i : i + 16]]) for i in range(0, 256, 16)]
+        update_module(path, onnx_int8=quantize_static(onnx_fp32, cal))
+        q = EdgeModule.load(path, precision="int8")
+        q_logits = q.run(q.preprocess(x_te))["logits"]
+        acc_torch = float(np.mean(torch_logits.argmax(1) == y_te))
+        acc_fp = float(np.mean(onnx_logits.argmax(1) == y_te))
+        acc_q = float(np.mean(q_logits.argmax(1) == y_te))
+        results["accuracy"] = {
+            "torch": acc_torch,
+            "onnx_fp32": acc_fp,
+            "onnx_int8": acc_q,
+            "change_int8": acc_q - acc_fp,
+            "export_parity_max_abs": parity.max_abs,
+            "int8_label_agreement": float(np.mean(q_logits.argmax(1) == onnx_logits.argmax(1))),
+            "train_s": train_s,
+            "n_test": len(y_te),
+        }
 
+    print_table("accuracy on CWRU load 2 hp (test), 4 classes", [results["accuracy"]])
     x1 = x_te[:1].copy()
     over = overhead_rows(path, x1, args.threads, args.rounds, args.calls)
     results["overhead"] = over
@@ -367,7 +393,7 @@ def main() -> None:
     print_table("INT8 (static QDQ) vs fp32 (target >= 2.5x)", speed)
 
     rob = {}
-    for precision, mod in (("fp32", fp), ("int8", q)):
+    for precision, mod in () if args.skip_robustness else (("fp32", fp), ("int8", q)):
         table = robustness_table(
             lambda b, m=mod: m.run(m.preprocess(b))["logits"].argmax(1),
             x_te,

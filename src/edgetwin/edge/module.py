@@ -313,6 +313,9 @@ class EdgeModule:
             else np.dtype(np.float32)
             for n in self.input_names
         }
+        self._single_input = self.input_names[0] if len(self.input_names) == 1 else None
+        self._single_dtype = self._dtypes[self.input_names[0]] if self.input_names else np.float32
+        self._primary_output = str((manifest.postprocess or {}).get("output", self.output_names[0]))
         self._pre = self._processing(manifest.preprocess)
         self._post = self._processing(manifest.postprocess)
 
@@ -391,6 +394,9 @@ class EdgeModule:
         if self._pre is not None:
             func, params = self._pre
             x = func(x, **params)
+        if type(x) is np.ndarray and self._single_input is not None:
+            # the common case, kept cheap: one array for a one-input graph
+            return {self._single_input: np.ascontiguousarray(x, dtype=self._single_dtype)}
         if isinstance(x, Mapping):
             feeds = dict(x)
         elif len(self.input_names) == 1:
@@ -408,8 +414,7 @@ class EdgeModule:
 
     def postprocess(self, outputs: dict[str, np.ndarray]) -> Any:
         """Apply the named post-processing function to the primary output (first by default)."""
-        spec = self.manifest.postprocess or {}
-        primary = outputs[str(spec.get("output", self.output_names[0]))]
+        primary = outputs[self._primary_output]
         if self._post is None:
             return primary
         func, params = self._post
