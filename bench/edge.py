@@ -283,7 +283,9 @@ def main() -> None:
     ap.add_argument("--skip-robustness", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    os.environ.setdefault("EDGETWIN_HOME", tempfile.mkdtemp(prefix="edgetwin-bench-home-"))
+    # the bench signs with its own dev key; kept beside --module so --reuse trusts it
+    home = args.module.parent / ".edgetwin-home" if args.module else None
+    os.environ.setdefault("EDGETWIN_HOME", str(home or tempfile.mkdtemp(prefix="edgetwin-home-")))
     results: dict[str, Any] = {
         "threads": args.threads,
         "rounds": args.rounds,
