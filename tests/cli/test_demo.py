@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from edgetwin.cli.main import _app
 
 
-def test_demo_headless_detects_outer_race_fault(tmp_path: Path) -> None:
+def test_demo_headless_detects_outer_race_fault(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no artifacts/diagnosis.zip here: the anomaly monitor alone
     db = tmp_path / "demo.duckdb"
     result = CliRunner().invoke(
         _app,
@@ -59,7 +60,8 @@ def test_demo_headless_detects_outer_race_fault(tmp_path: Path) -> None:
     assert sum(int(n) for n in rows) == 60  # one score per 60 s window over the last hour
 
 
-def test_query_unknown_signal_lists_known_ones(tmp_path: Path) -> None:
+def test_query_unknown_signal_lists_known_ones(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
     db = tmp_path / "demo.duckdb"
     CliRunner().invoke(
         _app,
@@ -81,6 +83,7 @@ def test_query_unknown_signal_lists_known_ones(tmp_path: Path) -> None:
 
 
 def test_sigterm_stops_gracefully_and_flushes(tmp_path: Path) -> None:
+    import os
     import signal
     import subprocess
     import sys
@@ -107,9 +110,15 @@ def test_sigterm_stops_gracefully_and_flushes(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
     )
     try:
-        time.sleep(8)  # well inside the run: 24 h of plant time would take 24 s
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:  # wait until the pipeline runs (imports are slow on a busy box)
+            if line.startswith("running:") or time.monotonic() > deadline:
+                break
+        time.sleep(3)  # well inside the run: 24 h of plant time takes ~24 s here
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     finally:

@@ -160,3 +160,33 @@ def test_failing_listener_loses_no_stored_data(tmp_path: Path) -> None:
     asyncio.run(main())
     assert store.count() == 5 * 1000
     store.close()
+
+
+def test_failing_monitor_costs_only_its_own_outputs(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "m.duckdb")
+
+    class Broken:
+        name = "broken"
+
+        def process(self, table: pa.Table) -> list[pa.Table]:
+            raise ValueError("model input has the wrong shape")
+
+    class Echo:
+        name = "echo"
+
+        def process(self, table: pa.Table) -> list[pa.Table]:
+            ts = table.column("ts").cast(pa.int64()).to_numpy()[-1:]
+            return [make_samples(ts, "a/p/derived", [1.0])]
+
+    async def main() -> Pipeline:
+        pipe = Pipeline([CountingSource(batches=5)], store, monitors=[Broken(), Echo()])  # type: ignore[list-item]
+        await pipe.start()
+        await pipe.wait_sources()
+        await pipe.stop()
+        return pipe
+
+    pipe = asyncio.run(main())
+    assert pipe.monitor_errors == {"broken": 5}
+    assert store.read_samples("a/p/derived").num_rows == 5  # the healthy monitor's outputs kept
+    assert store.count() == 5 * 1000 + 5
+    store.close()

@@ -106,6 +106,8 @@ async def _run(
     if web is not None:
         server = await _serve(web, pipeline.twin, pipeline.store)
     await pipeline.start()
+    if headless:
+        console.print("running: Ctrl-C or SIGTERM stops it cleanly (everything ingested is kept)")
     waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
     if until_sources_end:
         waiters.append(asyncio.create_task(pipeline.wait_sources()))

@@ -171,8 +171,8 @@ class ModuleMonitor:
             if path not in self.assets or (self.signals and sig_name not in self.signals):
                 continue
             state = self._diag[path]
-            if state.shaft_hz is None:
-                continue  # no speed yet: the defect frequencies are unknown
+            if state.shaft_hz is None or state.shaft_hz <= 0:
+                continue  # no speed yet, or stopped: there are no defect frequencies to look at
             burst = np.asarray(values[i].values.to_numpy(zero_copy_only=False), dtype=np.float64)
             result = self.runner.run_window(
                 {"waveform": burst[None, :], "shaft_hz": np.array([state.shaft_hz])}

@@ -71,6 +71,7 @@ class Pipeline:
         self._source_tasks: list[asyncio.Task[SourceHealth]] = []
         self._consumer: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[pa.Table], None]] = []
+        self.monitor_errors: dict[str, int] = {}
 
     def add_listener(self, fn: Callable[[pa.Table], None]) -> None:
         """Call `fn` with every stored and derived table (used by the CLI's live view)."""
@@ -172,11 +173,22 @@ class Pipeline:
         store_task = asyncio.create_task(self._store(table))
         derived: list[pa.Table] = []
         for monitor in self.monitors:
-            derived.extend(monitor.process(table))
+            derived.extend(self._run_monitor(monitor, table))
         await self._publish(table)
         await store_task
         for d in derived:
             await self._deliver(d)
+
+    def _run_monitor(self, monitor: Monitor, table: pa.Table) -> list[pa.Table]:
+        """One monitor's outputs; a failing monitor costs only its own, and logs without flooding."""
+        try:
+            return monitor.process(table)
+        except Exception:  # noqa: BLE001 - analytics must never stop ingest
+            n = self.monitor_errors.get(monitor.name, 0) + 1
+            self.monitor_errors[monitor.name] = n
+            if n == 1 or n % 100 == 0:
+                log.exception("monitor %s failed (%d failures so far)", monitor.name, n)
+            return []
 
     async def _deliver(self, table: pa.Table) -> None:
         """Store and publish a table the pipeline itself produced (monitor outputs)."""
