@@ -71,6 +71,13 @@ def quantize_backbone(onnx_bytes: bytes, calibration: np.ndarray, batch_size: in
         except Exception as exc:  # an optimisation only
             log.warning("quantization pre-processing skipped: %s", exc)
             pre = src
+        # Everything after the search MatMul (distance, upsampling, the Gaussian smoothing, which
+        # is also a Conv) stays fp32: calibrated on good parts, its range would clip every defect.
+        import onnx
+
+        nodes = onnx.load(str(pre)).graph.node
+        first = next(i for i, n in enumerate(nodes) if n.op_type == "MatMul")
+        exclude = [n.name for n in nodes[first:]]
         quantize_static(
             str(pre),
             str(dst),
@@ -80,6 +87,7 @@ def quantize_backbone(onnx_bytes: bytes, calibration: np.ndarray, batch_size: in
             weight_type=QuantType.QInt8,
             per_channel=True,
             op_types_to_quantize=["Conv"],
+            nodes_to_exclude=exclude,
         )
         return dst.read_bytes()
 

@@ -65,7 +65,7 @@ class PatchCore:
         sigma_px: float = 4.0,
         augment: str | None = None,
         projection_dim: int = 128,
-        pool_size: int = 200_000,
+        pool_size: int = 50_000,
         batch_size: int = 16,
         seed: int = 0,
     ) -> None:

@@ -12,6 +12,11 @@ towards ImageNet classes and too coarse to localise a 1 mm crack. Stride 8 keeps
 at 224 px. Each map is averaged over a 3 x 3 neighbourhood (local context, as in PatchCore), the
 stride-16 map is resized to the stride-8 grid, and the two are concatenated: 152 dims per patch.
 
+Border: the image is reflect-padded by 16 px before the backbone and the padded cells are cropped
+from the feature grid. Without it the zero padding of the convolutions makes every border patch
+look unlike the interior; on Magnetic Tile 97% of good test images had their highest score within
+16 px of the border (measured on good images only).
+
 Input: float32 images N x 3 x H x W in [0, 1] (H, W multiples of 32); ImageNet normalisation is in
 the graph. Outputs: `anomaly_map` N x H x W (L2 feature distance to the nearest good patch,
 bilinearly upsampled and Gaussian-smoothed) and `score` N (max of the map).
@@ -65,8 +70,15 @@ class PatchFeatures(nn.Module):
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, backbone: Any, layers: tuple[int, ...] = DEFAULT_LAYERS) -> None:
+    def __init__(
+        self, backbone: Any, layers: tuple[int, ...] = DEFAULT_LAYERS, border_px: int = 16
+    ) -> None:
         super().__init__()
+        if border_px % 16:
+            raise ValueError(
+                f"border_px={border_px} must be a multiple of 16 (sides stay multiples of 32)"
+            )
+        self.border_px = int(border_px)
         self.layers = tuple(sorted(layers))
         self.stem = nn.Sequential(backbone._conv_stem, backbone._bn0, backbone._swish)
         self.blocks = nn.ModuleList(list(backbone._blocks)[: self.layers[-1] + 1])
@@ -76,6 +88,9 @@ class PatchFeatures(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """N x 3 x H x W in [0, 1] -> N x D x H/8 x W/8 patch features."""
+        b = self.border_px
+        if b:
+            image = F.pad(image, (b, b, b, b), mode="reflect")
         x = self.stem((image - self.mean) / self.std)
         maps = []
         for i, block in enumerate(self.blocks):
@@ -86,7 +101,9 @@ class PatchFeatures(nn.Module):
         maps = [maps[0]] + [
             F.interpolate(m, size=size, mode="bilinear", align_corners=False) for m in maps[1:]
         ]
-        return torch.cat(maps, dim=1)
+        f = torch.cat(maps, dim=1)
+        c = b // 8
+        return f[:, :, c:-c, c:-c] if c else f
 
 
 class PatchCoreModel(nn.Module):
