@@ -35,8 +35,8 @@ demo: venv artifacts/diagnosis.zip
 	$(BIN)/edgetwin demo
 
 lint: venv
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples
 
 typecheck: venv
 	$(BIN)/mypy src

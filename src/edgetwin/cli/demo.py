@@ -300,6 +300,9 @@ def run_command(
     plant: Path = typer.Argument(..., help="plant.yaml"),
     db: Path = typer.Option(Path("edgetwin.duckdb"), help="DuckDB history file (appended)"),
     headless: bool = typer.Option(False, help="no live table"),
+    exit_when_done: bool = typer.Option(
+        False, help="stop when every source has finished (replays), instead of at Ctrl-C"
+    ),
 ) -> None:
     """Run a plant config until Ctrl-C: its sources, store, monitors and twin."""
     plant_cfg = load_plant(plant)
@@ -318,7 +321,7 @@ def run_command(
                 view,
                 headless=headless,
                 title=f"edgetwin — {plant_cfg.name}",
-                until_sources_end=False,
+                until_sources_end=exit_when_done,
             )
         )
     finally:
