@@ -69,3 +69,26 @@ def test_evaluate_module_int8_close_to_fp32(trained) -> None:
     assert fp32["engines"] == 100
     assert 0.5 <= fp32["coverage"] <= 1.0
     assert abs(int8["rmse"] - fp32["rmse"]) < 0.1 * fp32["rmse"]
+
+
+def test_eval_rul_cli_prints_table_writes_plot_records_metrics(trained, tmp_path: Path) -> None:
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from edgetwin.cli.pdm import app
+
+    root, _, _, path = trained
+    model = tmp_path / "rul.zip"
+    shutil.copy(path, model)
+    png = tmp_path / "pred.png"
+    args = ["eval-rul", "--model", str(model), "--test", str(root / "test_FD001.txt")]
+    res = CliRunner().invoke(
+        app, [*args, "--truth", str(root / "RUL_FD001.txt"), "--plot", str(png)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "capped at 125" in res.output and "PHM08 score" in res.output
+    assert png.stat().st_size > 10_000
+    verification = read_manifest(model).verification
+    assert 0 < verification["test_FD001_fp32_rmse"] < 60
+    assert 0 <= verification["test_FD001_fp32_coverage"] <= 1
