@@ -104,7 +104,9 @@ def _blobs_to_lists(column: pa.ChunkedArray) -> pa.Array:
     """binary of float32 bytes → list<float32>, sharing the bytes."""
     blobs = column.combine_chunks().cast(pa.large_binary())
     _, offset_buf, data = blobs.buffers()[:3]
-    offsets = np.frombuffer(offset_buf, dtype=np.int64)[blobs.offset : blobs.offset + len(blobs) + 1]
+    offsets = np.frombuffer(offset_buf, dtype=np.int64)[
+        blobs.offset : blobs.offset + len(blobs) + 1
+    ]
     start = int(offsets[0])
     n_values = int((offsets[-1] - start) // 4)
     flat = pa.Array.from_buffers(pa.float32(), n_values, [None, data.slice(start, n_values * 4)])
