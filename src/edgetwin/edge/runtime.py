@@ -107,7 +107,7 @@ class ModuleRunner:
         watchdog_ms: float | None = None,
         drift_windows: int = 200,
         latency_history: int = 1000,
-        drift_overhead: float = 0.02,
+        drift_overhead: float = 0.01,
     ) -> None:
         self.module = module
         op = module.manifest.operation
