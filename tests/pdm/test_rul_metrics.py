@@ -99,3 +99,29 @@ def test_preprocess_age_channel_from_length_or_cycle_column() -> None:
     np.testing.assert_allclose(
         preprocess_histories(full, **params)[0, :, 2], np.arange(54, 58) / 100.0, rtol=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    "extra", [{}, {"age_scale": 100.0}, {"baseline_cycles": 5, "age_scale": 50.0}]
+)
+def test_training_windows_match_module_preprocess(extra: dict) -> None:
+    """The window the model trains on at a cycle is exactly what the module builds live."""
+    from edgetwin.pdm.rul.estimator import CnnRulRegressor
+    from edgetwin.pdm.rul.regimes import RegimeNormalizer
+
+    rng = np.random.default_rng(4)
+    rows = np.column_stack([rng.normal(0, 0.01, (60, 3)), rng.normal(10, 2, (60, 21))])
+    est = CnnRulRegressor(window=8, **extra)
+    est.normalizer_ = RegimeNormalizer().fit(rows)
+    train = est.windows_of(rows, np.arange(1, 61))
+    for t in (3, 8, 40, 60):  # shorter than the window, equal, longer
+        live = preprocess_histories(rows[:t], **est.preprocess_params())
+        np.testing.assert_allclose(live[0], train[t - 1], rtol=1e-5, atol=1e-5)
+
+
+def test_causal_baselines() -> None:
+    from edgetwin.pdm.rul.windows import causal_baselines
+
+    norm = np.array([[1.0], [3.0], [5.0], [7.0]])
+    assert causal_baselines(norm, 2).ravel().tolist() == [1.0, 2.0, 2.0, 2.0]
+    assert causal_baselines(norm, 10).ravel().tolist() == [1.0, 2.0, 3.0, 4.0]

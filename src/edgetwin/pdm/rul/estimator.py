@@ -28,7 +28,13 @@ from edgetwin.pdm.datasets.cmapss import N_SENSORS, N_SETTINGS, CmapssRuns
 from edgetwin.pdm.metrics import rmse
 from edgetwin.pdm.rul.conformal import MondrianIntervals
 from edgetwin.pdm.rul.regimes import RegimeNormalizer
-from edgetwin.pdm.rul.windows import add_age, all_windows, cap_rul, preprocess_histories
+from edgetwin.pdm.rul.windows import (
+    add_age,
+    all_windows,
+    cap_rul,
+    causal_baselines,
+    preprocess_histories,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,8 @@ class CnnRulRegressor:
         full pass is redundant; this also makes an epoch cost the same on any fleet size).
     channels, dropout: network width and head dropout.
     age_scale: when set, the model also reads the asset's age (cycle number / age_scale).
+    baseline_cycles: when set, the model also reads each sensor minus its mean over the asset's
+        first ``baseline_cycles`` cycles (change since start; histories must start at cycle 1).
     noise_std: std of Gaussian noise added to training windows (standardised units).
     coverage: target coverage of the conformal intervals.
     time_budget_s: total training time allowed; members share it, and a member that runs out
@@ -71,6 +79,7 @@ class CnnRulRegressor:
         dropout: float = 0.5,
         noise_std: float = 0.3,
         age_scale: float | None = None,
+        baseline_cycles: int | None = None,
         coverage: float = 0.9,
         time_budget_s: float = 540.0,
         n_threads: int = 2,
@@ -90,6 +99,7 @@ class CnnRulRegressor:
         self.dropout = dropout
         self.noise_std = noise_std
         self.age_scale = age_scale
+        self.baseline_cycles = baseline_cycles
         self.coverage = coverage
         self.time_budget_s = time_budget_s
         self.n_threads = n_threads
@@ -117,9 +127,14 @@ class CnnRulRegressor:
     def windows_of(self, rows: np.ndarray, cycles: np.ndarray) -> np.ndarray:
         """Model inputs for every cycle of one engine's raw rows [cycles, 24]: [cycles, window, F]."""
         norm = self.normalizer_.transform(rows)
+        n_sens = norm.shape[1]
+        base = causal_baselines(norm, self.baseline_cycles) if self.baseline_cycles else None
         if self.age_scale:
             norm = add_age(norm, cycles, self.age_scale)
-        return all_windows(norm, self.window)
+        win = all_windows(norm, self.window)
+        if base is not None:
+            win = np.concatenate([win, win[:, :, :n_sens] - base[:, None, :]], axis=2)
+        return win
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(
@@ -249,6 +264,7 @@ class CnnRulRegressor:
         return {
             **self.normalizer_.to_params(),
             "age_scale": self.age_scale,
+            "baseline_cycles": self.baseline_cycles,
             "window": int(self.window),
             "n_raw_sensors": N_SENSORS,
         }

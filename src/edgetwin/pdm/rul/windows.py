@@ -83,13 +83,30 @@ def preprocess_histories(x: np.ndarray | Sequence[np.ndarray], **params: Any) ->
     n_raw = int(params["n_settings"]) + int(params["n_raw_sensors"])
     window = int(params["window"])
     age_scale = params.get("age_scale")
+    b = params.get("baseline_cycles")
     out = []
     for h, cycles in _as_histories(x, n_raw):
         norm = normalize_rows(h[-window:], params)
+        n_sens = norm.shape[1]
         if age_scale:
             norm = add_age(norm, cycles[-window:], float(age_scale))
-        out.append(last_window(norm, window))
-    return np.stack(out)
+        win = last_window(norm, window)
+        if b:
+            base = normalize_rows(h[: int(b)], params).mean(axis=0)
+            win = np.concatenate([win, win[:, :n_sens] - base], axis=1)
+        out.append(win)
+    return np.stack(out).astype(np.float32)
+
+
+def causal_baselines(norm: np.ndarray, baseline_cycles: int) -> np.ndarray:
+    """Per cycle t, the mean of the first min(t, baseline_cycles) rows: the asset's own start level.
+
+    Subtracting it removes unit-to-unit differences (initial wear, sensor offsets) and leaves
+    the change since the asset was first seen; causal, so training sees what inference sees.
+    """
+    b = min(int(baseline_cycles), len(norm))
+    first = np.cumsum(norm[:b], axis=0) / np.arange(1, b + 1)[:, None]
+    return np.concatenate([first, np.repeat(first[-1:], len(norm) - b, axis=0)], axis=0)
 
 
 def add_age(norm: np.ndarray, cycles: np.ndarray, age_scale: float) -> np.ndarray:
