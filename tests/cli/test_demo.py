@@ -130,3 +130,23 @@ def test_sigterm_stops_gracefully_and_flushes(tmp_path: Path) -> None:
         hours = store.count("waveforms") / 4 / 60  # 4 assets, one burst a minute
     assert n > 0
     assert 0 < hours < 24  # stopped early, not at the end
+
+
+def test_bad_plant_config_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "plant.yaml"
+    bad.write_text(
+        "name: x\nassets:\n  - path: acme/l1/p1\n    signals:\n      - {name: t, unit: degc}\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "edgetwin.cli.main", "run", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert f"{bad}: invalid plant config" in out.stderr
+    assert "unknown unit 'degc' (did you mean 'degC'?)" in out.stderr

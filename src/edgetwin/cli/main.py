@@ -53,7 +53,7 @@ def app() -> None:
     try:
         _app()
     except EdgetwinError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(2)
 
 
