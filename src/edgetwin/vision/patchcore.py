@@ -65,7 +65,7 @@ class PatchCore:
         sigma_px: float = 4.0,
         augment: str | None = None,
         projection_dim: int = 128,
-        pool_size: int = 50_000,
+        pool_size: int = 200_000,
         batch_size: int = 16,
         seed: int = 0,
     ) -> None:
@@ -103,7 +103,10 @@ class PatchCore:
             buf,  # type: ignore[arg-type]
             input_names=["image"],
             output_names=["features"],
-            dynamic_axes={"image": {0: "batch"}, "features": {0: "batch"}},
+            dynamic_axes={
+                "image": {0: "batch", 2: "height", 3: "width"},
+                "features": {0: "batch", 2: "rows", 3: "cols"},
+            },
             opset_version=17,
             dynamo=False,
         )
