@@ -33,6 +33,21 @@ def fitted(station: InspectionStation):
     return PatchCore(image_size=SIZE, bank_size=256, batch_size=6).fit(good)
 
 
+def test_station_writes_mvtec_layout(tmp_path: Path) -> None:
+    from edgetwin.vision.synthetic import write_mvtec_layout
+
+    cat = write_mvtec_layout(
+        InspectionStation(SIZE, seed=1),
+        tmp_path / "station",
+        n_train=10,
+        n_test_good=2,
+        n_test_defect=2,
+    )
+    ds = load_mvtec(cat)
+    assert len(ds.train) + len(ds.calibration) == 10
+    assert ds.defect_types == ["blowhole", "crack"] and sum(s.label for s in ds.test) == 4
+
+
 def test_station_ground_truth(station: InspectionStation) -> None:
     crack = station.defective("crack", 1)
     hole = station.defective("blowhole", 2)

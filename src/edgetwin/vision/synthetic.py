@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -119,3 +120,43 @@ class InspectionStation:
         mask = np.zeros(self.size, dtype=bool)
         (self._crack if defect == "crack" else self._blowhole)(img, mask, rng)
         return Part(index, np.repeat(np.clip(img, 0, 1)[:, :, None], 3, axis=2), 1, defect, mask)
+
+
+def write_mvtec_layout(
+    station: InspectionStation,
+    root: str | Path,
+    n_train: int = 60,
+    n_test_good: int = 8,
+    n_test_defect: int = 4,
+) -> Path:
+    """Write station parts as an MVTec AD category folder (PNG, gray) and return its path.
+
+    The demo plant uses it to train its inspection module with `edgetwin vision train --data`
+    (or `train_inspection(load_mvtec(path), ...)`) before the line starts.
+    """
+    from PIL import Image
+
+    cat = Path(root)
+    for sub in (
+        ["train/good", "test/good"]
+        + [f"test/{d}" for d in DEFECT_TYPES]
+        + [f"ground_truth/{d}" for d in DEFECT_TYPES]
+    ):
+        (cat / sub).mkdir(parents=True, exist_ok=True)
+
+    def u8(a: np.ndarray) -> np.ndarray:
+        return (np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+    good = InspectionStation(station.size, defect_rate=0.0, seed=station.seed)
+    for i, p in enumerate(good.parts(n_train)):
+        Image.fromarray(u8(p.image[..., 0])).save(cat / "train" / "good" / f"{i:04d}.png")
+    for i, p in enumerate(good.parts(n_test_good, start=n_train)):
+        Image.fromarray(u8(p.image[..., 0])).save(cat / "test" / "good" / f"{i:04d}.png")
+    for d in DEFECT_TYPES:
+        for i in range(n_test_defect):
+            p = station.defective(d, 10_000 + i)
+            Image.fromarray(u8(p.image[..., 0])).save(cat / "test" / d / f"{i:04d}.png")
+            Image.fromarray(p.mask.astype(np.uint8) * 255).save(
+                cat / "ground_truth" / d / f"{i:04d}_mask.png"
+            )
+    return cat
