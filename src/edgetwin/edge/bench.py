@@ -149,7 +149,9 @@ def bench_module(
             if name not in files:
                 log.info("module has no %s model; skipping %s", precision, MODEL_INT8)
                 continue
-            sess = make_session(files[name], [provider], threads)
+            # accelerators fall back to CPU for the nodes they cannot take (as in deployment)
+            chain = [provider] if provider == "CPUExecutionProvider" else _fallback_chain(provider)
+            sess = make_session(files[name], chain, threads)
             input_name = sess.get_inputs()[0].name
             for batch in batches:
                 feeds = (
@@ -175,6 +177,14 @@ def bench_module(
                 )
             del sess
     return rows
+
+
+def _fallback_chain(provider: str) -> list[str]:
+    available = set(available_providers())
+    chain = [provider]
+    if provider == "TensorrtExecutionProvider" and "CUDAExecutionProvider" in available:
+        chain.append("CUDAExecutionProvider")
+    return [*chain, "CPUExecutionProvider"]
 
 
 def rows_table(rows: Sequence[BenchRow], title: str = "latency") -> Any:
