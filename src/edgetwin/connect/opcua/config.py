@@ -68,8 +68,11 @@ class OpcUaSourceOptions(BaseModel):
     queue_size: int = Field(10, ge=1, description="server-side queue per monitored item")
     history_backfill: bool = Field(True, description="HistoryRead the gap after a reconnect")
     reconnect_min_s: float = Field(0.2, gt=0)
-    reconnect_max_s: float = Field(10.0, gt=0)
+    reconnect_max_s: float = Field(
+        3.0, gt=0, description="back-off cap: a returning server is retried at least this often"
+    )
     timeout_s: float = Field(4.0, gt=0, description="request timeout")
+    watchdog_s: float = Field(1.0, gt=0, description="seconds between server health probes")
     max_items_per_call: int = Field(1000, ge=1, description="monitored items per create call")
 
     @model_validator(mode="after")

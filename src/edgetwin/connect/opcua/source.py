@@ -112,7 +112,7 @@ class OpcUaSource:
 
     async def _client(self, lost: asyncio.Event) -> Client:
         opts = self.options
-        client = Client(opts.endpoint, timeout=opts.timeout_s, watchdog_intervall=1.0)
+        client = Client(opts.endpoint, timeout=opts.timeout_s, watchdog_intervall=opts.watchdog_s)
         client.application_uri = CLIENT_APP_URI
         client.name = client.description = f"edgetwin source {self.name}"
 
