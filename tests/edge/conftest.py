@@ -56,6 +56,13 @@ def cnn1d_onnx(channels: int = 2, length: int = 128, classes: int = 3, seed: int
 
 
 @pytest.fixture(scope="session")
+def cnn1d():
+    """The model builder itself, for tests that need other shapes (tests must not import
+    conftest: with several conftest.py files the module name is ambiguous)."""
+    return cnn1d_onnx
+
+
+@pytest.fixture(scope="session")
 def cnn_onnx() -> bytes:
     return cnn1d_onnx()
 

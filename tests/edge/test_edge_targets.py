@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import cnn1d_onnx
 
 from edgetwin.core.errors import ModuleError
 from edgetwin.edge.targets import TARGETS, TargetProfile, estimate, model_cost
 
 
-def test_macs_counted_by_hand():
+def test_macs_counted_by_hand(cnn1d):
     # conv1: out (1, 8, 128) x (2*5) ; conv2: out (1, 16, 128) x (8*5) ; gemm: 3 x 16
-    cost = model_cost(cnn1d_onnx(channels=2, length=128, classes=3), batch=1)
+    cost = model_cost(cnn1d(channels=2, length=128, classes=3), batch=1)
     assert cost.per_op["Conv"] == 8 * 128 * 10 + 16 * 128 * 40
     assert cost.per_op["Gemm"] == 3 * 16
     assert cost.macs == 8 * 128 * 10 + 16 * 128 * 40 + 48
     assert cost.params == 8 * 2 * 5 + 8 + 16 * 8 * 5 + 16 + 3 * 16 + 3
     assert cost.io_elems == 2 * 128 + 3
-    c8 = model_cost(cnn1d_onnx(), batch=8)
+    c8 = model_cost(cnn1d(), batch=8)
     assert c8.macs == 8 * cost.macs and c8.params == cost.params
 
 
-def test_roofline_estimate_and_verdicts():
-    cost = model_cost(cnn1d_onnx(), batch=1)
+def test_roofline_estimate_and_verdicts(cnn1d):
+    cost = model_cost(cnn1d(), batch=1)
     rpi = TARGETS["rpi5"]
     e = estimate(cost, rpi, "fp32", budget_ms=10.0, gap=5.0)
     ops = 2 * cost.macs
@@ -42,19 +41,19 @@ def test_roofline_estimate_and_verdicts():
     assert h.memory_ms == pytest.approx(cost.io_bytes("int8") / 3.9e9 * 1e3)
 
 
-def test_coral_onchip_memory_limit():
+def test_coral_onchip_memory_limit(cnn1d):
     big = TargetProfile(
         "x", "x", "npu", {"int8": 4000.0}, 0.5, None, "test", onchip_mb=0.0005, weights_on_chip=True
     )
-    cost = model_cost(cnn1d_onnx(), batch=1)
+    cost = model_cost(cnn1d(), batch=1)
     e = estimate(cost, big, "int8", budget_ms=1e6, gap=1.0)
     assert e.fits_memory is False and e.verdict == "does not fit"
 
 
-def test_dynamic_length_refused():
+def test_dynamic_length_refused(cnn1d):
     import onnx
 
-    m = onnx.load_from_string(cnn1d_onnx())
+    m = onnx.load_from_string(cnn1d())
     m.graph.input[0].type.tensor_type.shape.dim[2].dim_param = "length"
     with pytest.raises(ModuleError, match="axis 2 is dynamic"):
         model_cost(m.SerializeToString())
