@@ -195,3 +195,30 @@ def test_strict_prior_bounds_shaft_and_impulsiveness():
     col = names.index("wide_shaft_h1")
     w = dict(zip(model.classes_, model.coef_[:, col], strict=True))
     assert w["normal"] == 0.0 and w["ball"] >= 0.0 and w["inner_race"] >= 0.0
+
+
+def test_family_layout_gets_the_same_physics_bounds():
+    from edgetwin.pdm.diagnose.model import weight_bounds
+
+    names = feature_names(3, "family")
+    classes = ["ball", "inner_race", "normal", "outer_race"]
+    b = dict(
+        zip(
+            [(c, n) for c in classes for n in names],
+            weight_bounds(classes, names, "strict"),
+            strict=True,
+        )
+    )
+    assert b[("outer_race", "sk_bpfo_hmean")] == (0.0, None)
+    assert b[("ball", "white_bpfo_hmean")] == (None, 0.0)
+    assert b[("inner_race", "wide_bpfi_sb_hmean")] == (0.0, None)
+    assert b[("ball", "wide_bsf_sb_hmean")] == (0.0, None)
+    assert b[("normal", "sk_bsf_hmean")] == (None, 0.0)
+    assert b[("normal", "wide_shaft_hmean")] == (0.0, 0.0)
+    # without explicit names the model takes the layout matching the column count
+    x, y = _blobs(f=len(names))
+    model = EnvelopeDiagnoser(prior="strict").fit(
+        x, ["normal" if v == "a" else "outer_race" if v == "b" else "ball" for v in y]
+    )
+    w = dict(zip(model.classes_, model.coef_[:, names.index("sk_bpfo_hmean")], strict=True))
+    assert w["outer_race"] >= 0.0 and w["ball"] <= 0.0 and w["normal"] <= 0.0

@@ -101,3 +101,39 @@ def test_bad_windows_raise_clear_errors():
         envelope_features(bad, shaft_hz=SHAFT)
     with pytest.raises(DataError, match="shape"):
         envelope_features(np.zeros((2, 3, 4)), shaft_hz=SHAFT)
+
+
+def test_exclusive_bins_keep_outer_race_lines_out_of_ball_evidence():
+    """Ball spin x3 (7.07 x shaft) and BPFO x2 (7.17 x) share search bins for this geometry: a
+    pure outer-race impulse train reads as ball-spin evidence unless bins go to the nearer target."""
+    f = defect_frequencies(SKF_6205_2RS, SHAFT)["bpfo"]
+    x = impulses(RATE, 1.0, f, 3500.0)
+    names = feature_names()
+    shared = dict(zip(names, envelope_features(x, shaft_hz=SHAFT)[0], strict=True))
+    excl = dict(zip(names, envelope_features(x, shaft_hz=SHAFT, exclusive=True)[0], strict=True))
+    for band in ("sk", "wide"):
+        assert shared[f"{band}_ball_spin_h3"] > 0.7  # the BPFO x2 line, seen from ball spin x3
+        assert excl[f"{band}_ball_spin_h3"] < shared[f"{band}_ball_spin_h3"] - 0.5
+        assert excl[f"{band}_bpfo_h2"] == pytest.approx(shared[f"{band}_bpfo_h2"], abs=1e-6)
+        assert excl[f"{band}_bpfo_h1"] == pytest.approx(shared[f"{band}_bpfo_h1"], abs=1e-6)
+
+
+def test_family_layout_is_the_harmonic_mean_per_band_and_family():
+    f = defect_frequencies(SKF_6205_2RS, SHAFT)["bpfi"]
+    x = np.stack([impulses(RATE, 1.0, f, 4000.0, seed=s) for s in range(2)])
+    per = envelope_features(x, shaft_hz=SHAFT, exclusive=True)
+    fam = envelope_features(x, shaft_hz=SHAFT, exclusive=True, layout="family")
+    names, fnames = feature_names(), feature_names(3, "family")
+    assert fam.shape == (2, len(fnames)) == (2, 30)
+    col = {n: i for i, n in enumerate(names)}
+    for j, name in enumerate(fnames):
+        if name.endswith("_hmean"):
+            stem = name[: -len("hmean")]
+            want = per[:, [col[f"{stem}h{h}"] for h in (1, 2, 3)]].mean(axis=1)
+            np.testing.assert_allclose(fam[:, j], want, atol=1e-5)
+        else:
+            np.testing.assert_allclose(fam[:, j], per[:, col[name]], atol=1e-6)
+    v = dict(zip(fnames, fam[0], strict=True))
+    assert v["sk_bpfi_hmean"] > v["sk_bpfo_hmean"] + 0.5
+    with pytest.raises(ConfigError, match="layout"):
+        envelope_features(x, shaft_hz=SHAFT, layout="bands")

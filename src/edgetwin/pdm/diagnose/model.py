@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from edgetwin.core.errors import ConfigError, DataError, ModuleError
-from edgetwin.pdm.features.envelope import feature_names
+from edgetwin.pdm.features.envelope import LAYOUTS, feature_names
 
 INPUT_NAME = "features"
 OUTPUT_NAME = "probabilities"
@@ -86,11 +86,20 @@ def weight_bounds(
     return bounds
 
 
+def _default_names(n_columns: int) -> list[str]:
+    """`envelope_features` column names (3 harmonics) of the layout with `n_columns` columns."""
+    for layout in LAYOUTS:
+        names = feature_names(3, layout)
+        if len(names) == n_columns:
+            return names
+    return feature_names()
+
+
 class EnvelopeDiagnoser:
     """Multinomial logistic regression on standardised features (scikit-learn contract).
 
     C: inverse L2 regularisation strength (scikit-learn's meaning); max_iter: solver iterations;
-    prior: "strict" (default), "evidence" or "none", see the module docstring; feature_names: column names (default: `envelope_features` columns).
+    prior: "strict" (default), "evidence" or "none", see the module docstring; feature_names: column names (default: the `envelope_features` layout with as many columns as X).
     Learned: `classes_`, `mean_`, `scale_`, `coef_` [n_classes, n_features], `intercept_`.
     """
 
@@ -141,7 +150,7 @@ class EnvelopeDiagnoser:
             return float(loss), grad
 
         if self.prior in ("evidence", "strict"):
-            names = list(self.feature_names or feature_names())
+            names = list(self.feature_names or _default_names(f))
             if len(names) != f:
                 raise DataError(
                     f"{f} feature columns but {len(names)} feature names: pass feature_names= "

@@ -38,6 +38,8 @@ def feature_params(
         "tol": 0.01,
         "levels": 3,
         "min_lo_hz": 500.0,
+        "exclusive": True,
+        "layout": "family",
     }
 
 
@@ -67,7 +69,7 @@ def build_diagnosis_module(
                 shape=["batch", model.n_features_in_],
                 dtype="float32",
                 description="envelope_features output, columns: "
-                + ", ".join(feature_names(harmonics)),
+                + ", ".join(feature_names(harmonics, str(params.get("layout", "harmonic")))),
             )
         },
         outputs={

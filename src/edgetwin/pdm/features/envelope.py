@@ -12,6 +12,18 @@ data, so they hold for fault sizes and loads that training never saw.
 
 `envelope_features` is the numpy preprocessing function that edge modules name; it takes flat,
 JSON-friendly parameters for that reason.
+
+Two refinements (both on in `edgetwin.pdm.diagnose.module.feature_params`, off by default here so
+modules stored before them keep computing the features they were trained on):
+
+- `exclusive=True`: some targets of different families lie within each other's search windows
+  for this geometry (ball spin x3 = 7.07 x shaft vs BPFO x2 = 7.17 x; BPFI x2 vs BPFO x3; the
+  BPFI and BSF sidebands). A bin shared by two families' windows counts only for the family whose
+  target is nearer, so an outer-race line no longer reads as ball evidence.
+- `layout="family"`: one score per (band, family), the mean of the log ratios over harmonics
+  1..H, instead of one column per harmonic. A defect shows as a family of lines; which harmonic
+  happens to be strongest depends on the transfer path of the particular bearing, so
+  per-harmonic weights learn the test rig's bearings rather than the physics.
 """
 
 from __future__ import annotations
@@ -23,7 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import fft as sfft
 
-from edgetwin.core.errors import DataError
+from edgetwin.core.errors import ConfigError, DataError
 from edgetwin.pdm.features.bearing import SKF_6205_2RS, BearingGeometry, defect_frequencies
 from edgetwin.pdm.features.spectral import (
     Band,
@@ -37,13 +49,20 @@ from edgetwin.pdm.features.timedomain import TIME_FEATURES, time_features
 FAMILIES: tuple[str, ...] = ("shaft", "bpfo", "bpfi", "bsf", "ftf", "ball_spin")
 SIDEBANDS: dict[str, str] = {"bpfi": "shaft", "bsf": "ftf"}  # carrier family -> modulating family
 BANDS: tuple[str, ...] = ("sk", "wide", "white")
+LAYOUTS: tuple[str, ...] = ("harmonic", "family")
 
 _EPS = 1e-12
 
 
-def feature_names(harmonics: int = 3) -> list[str]:
-    """Column names of `envelope_features`, in order."""
+def feature_names(harmonics: int = 3, layout: str = "harmonic") -> list[str]:
+    """Column names of `envelope_features`, in order (`layout` as in `envelope_features`)."""
+    _check_layout(layout)
     names: list[str] = []
+    if layout == "family":  # one harmonic-mean score per band and family
+        for band in BANDS:
+            names += [f"{band}_{fam}_hmean" for fam in FAMILIES]
+            names += [f"{band}_{fam}_sb_hmean" for fam in SIDEBANDS]
+        return names + [f"time_{n}" for n in TIME_FEATURES] + ["sk_max"]
     for band in BANDS:
         for fam in FAMILIES:
             names += [f"{band}_{fam}_h{h}" for h in range(1, harmonics + 1)]
@@ -55,26 +74,70 @@ def feature_names(harmonics: int = 3) -> list[str]:
 _BG_POINTS = 41  # bins sampled from each background window (its median is the background)
 
 
-def _peak_ratios(
-    ses: NDArray[np.float64], df: float, f_hz: NDArray[np.float64], tol: float
-) -> NDArray[np.float64]:
-    """log10(peak of the SES within tol of each f_hz / median SES within +-30 % of it).
+def _check_layout(layout: str) -> None:
+    if layout not in LAYOUTS:
+        raise ConfigError(f"layout={layout!r}: choose one of {', '.join(LAYOUTS)}")
 
-    Frequencies whose search or background window leaves the spectrum give 0 (no evidence).
+
+def _target_families(harmonics: int) -> NDArray[np.int64]:
+    """Family index of each target of `_targets` (sidebands: their own family index)."""
+    main = np.repeat(np.arange(len(FAMILIES)), harmonics)
+    side = len(FAMILIES) + np.repeat(np.arange(len(SIDEBANDS)), 2 * harmonics)
+    return np.concatenate([main, side])
+
+
+def _search_bins(
+    f_hz: NDArray[np.float64],
+    df: float,
+    tol: float,
+    families: NDArray[np.int64] | None,
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Search bins [T, W] of each target (within tol, +-1 bin) and the mask of bins it may use.
+
+    With `families`, a bin inside the search windows of targets of two different families is
+    kept only by the nearer target (ties: both keep it).
     """
-    n = ses.shape[-1]
     half = tol * f_hz + df
     i0 = np.floor((f_hz - half) / df).astype(np.int64)
     i1 = np.ceil((f_hz + half) / df).astype(np.int64) + 1
+    width = int(np.max(i1 - i0))
+    bins = i0[:, None] + np.arange(width)[None, :]
+    keep = bins < i1[:, None]
+    if families is not None:
+        hz = bins * df
+        inside = (bins[:, :, None] >= i0[None, None, :]) & (bins[:, :, None] < i1[None, None, :])
+        other = families[:, None] != families[None, :]  # [T, U]
+        closer = (
+            np.abs(hz[:, :, None] - f_hz[None, None, :]) < np.abs(hz - f_hz[:, None])[:, :, None]
+        )
+        keep &= ~np.any(inside & closer & other[:, None, :], axis=2)
+    return bins, keep
+
+
+def _peak_ratios(
+    ses: NDArray[np.float64],
+    df: float,
+    f_hz: NDArray[np.float64],
+    tol: float,
+    families: NDArray[np.int64] | None = None,
+) -> NDArray[np.float64]:
+    """log10(peak of the SES within tol of each f_hz / median SES within +-30 % of it).
+
+    Frequencies whose search or background window leaves the spectrum, or whose search bins all
+    belong to a nearer target of another family (`families`, see `_search_bins`), give 0 (no
+    evidence).
+    """
+    n = ses.shape[-1]
+    bins, keep = _search_bins(f_hz, df, tol, families)
     bg_half = np.maximum(0.3 * f_hz, 10 * df)
     j0 = np.maximum(((f_hz - bg_half) / df).astype(np.int64), 1)
     j1 = ((f_hz + bg_half) / df).astype(np.int64) + 1
-    ok = (i0 >= 1) & (j1 <= n)
+    ok = (bins[:, 0] >= 1) & (j1 <= n) & np.any(keep, axis=1)
     out = np.zeros(f_hz.shape)
     if not np.any(ok):
         return out
-    i0, i1, j0, j1 = i0[ok], i1[ok], j0[ok], j1[ok]
-    peak = np.maximum.reduceat(ses, np.stack([i0, i1], axis=1).ravel())[::2]
+    bins, keep, j0, j1 = bins[ok], keep[ok], j0[ok], j1[ok]
+    peak = np.max(np.where(keep, ses[np.minimum(bins, n - 1)], -np.inf), axis=1)
     grid = np.linspace(0.0, 1.0, _BG_POINTS)
     idx = (j0[:, None] + grid[None, :] * (j1 - 1 - j0)[:, None]).astype(np.int64)
     background = np.median(ses[idx], axis=1)
@@ -94,12 +157,22 @@ def _targets(freqs: Mapping[str, float], harmonics: int) -> tuple[NDArray[np.flo
 
 
 def _ses_features(
-    ses: NDArray[np.float64], df: float, freqs: Mapping[str, float], harmonics: int, tol: float
+    ses: NDArray[np.float64],
+    df: float,
+    freqs: Mapping[str, float],
+    harmonics: int,
+    tol: float,
+    exclusive: bool = False,
+    layout: str = "harmonic",
 ) -> NDArray[np.float64]:
     targets, n_main = _targets(freqs, harmonics)
-    ratios = _peak_ratios(ses, df, targets, tol)
+    families = _target_families(harmonics) if exclusive else None
+    ratios = _peak_ratios(ses, df, targets, tol, families)
     sidebands = ratios[n_main:].reshape(-1, 2).mean(axis=1)  # mean of lower and upper
-    return np.concatenate([ratios[:n_main], sidebands])
+    per_harmonic = np.concatenate([ratios[:n_main], sidebands])
+    if layout == "family":
+        return per_harmonic.reshape(-1, harmonics).mean(axis=1)
+    return per_harmonic
 
 
 def squared_envelope_spectrum(
@@ -145,6 +218,8 @@ def envelope_features(
     tol: float = 0.01,
     levels: int = 3,
     min_lo_hz: float = 500.0,
+    exclusive: bool = False,
+    layout: str = "harmonic",
 ) -> NDArray[np.float32]:
     """Feature matrix [batch, len(feature_names(harmonics))] of vibration windows.
 
@@ -153,7 +228,11 @@ def envelope_features(
     rate_hz: sample rate; shaft_hz: measured shaft speed in Hz, one value or one per window.
     Geometry (n_balls, ball_d, pitch_d, contact_deg) defaults to the SKF 6205-2RS of CWRU.
     tol: relative search tolerance around each defect frequency (bearings slip 1-2 %).
+    exclusive: a bin in the search windows of two families counts for the nearer target only.
+    layout: "harmonic" (a column per harmonic) or "family" (harmonic mean per band and family);
+    see the module docstring. Columns: `feature_names(harmonics, layout)`.
     """
+    _check_layout(layout)
     if isinstance(windows, Mapping):
         shaft_hz = windows.get("shaft_hz", shaft_hz)
         rate_hz = float(np.asarray(windows.get("rate_hz", rate_hz)).ravel()[0])
@@ -173,7 +252,7 @@ def envelope_features(
     # Cepstral pre-whitening (unit magnitude, phase kept; Smith & Randall 2015): discrete tones and
     # the transfer path's resonances flatten out, and the impact train stands out in the wide band.
     white = spectrum / (np.abs(spectrum) + _EPS)
-    feats = np.zeros((batch, len(feature_names(harmonics))), dtype=np.float64)
+    feats = np.zeros((batch, len(feature_names(harmonics, layout))), dtype=np.float64)
     for i in range(batch):
         freqs = defect_frequencies(geometry, float(shaft[i]))
         fmax = harmonics * max(freqs["bpfi"], freqs["bsf"]) + 2 * freqs["shaft"]
@@ -184,6 +263,8 @@ def envelope_features(
                 freqs,
                 harmonics,
                 tol,
+                bool(exclusive),
+                layout,
             )
             for band, spec in ((bands[int(best[i])], spectrum), (wide, spectrum), (wide, white))
         ]
