@@ -40,6 +40,16 @@ def test_demo_headless_detects_outer_race_fault(tmp_path: Path, monkeypatch) -> 
     for healthy in ("pump1", "pump3", "fan1"):
         assert re.search(rf"│ {healthy}\s+│ healthy\s+│ —\s+│ —\s+│ —\s+│ —\s+│ 0 ", out), out
 
+    from edgetwin.trace.ledger import Ledger
+
+    ledger = Ledger.beside(db)
+    assert ledger.verify().ok
+    decisions = [e for e in ledger.entries() if e["kind"] == "decision"]
+    assert [d["subject"] for d in decisions] == ["acme/site1/area1/line1/pump2"]
+    payload = decisions[0]["payload"]
+    assert payload["module"]["name"] == "anomaly-pca-t2q" and len(payload["module"]["sha256"]) == 64
+    assert payload["window"]["end"] - payload["window"]["start"] == 3 * 60 * 10**9
+
     query = CliRunner().invoke(
         _app,
         [

@@ -52,6 +52,22 @@ def _state_dir(db: Path) -> Path:
     return db.with_name(db.stem + ".state")
 
 
+def _trace(pipeline: Pipeline, db: Path, plant: PlantConfig) -> None:
+    """Record module deployments now and every model decision as it happens, beside the db."""
+    from edgetwin.runtime.decisions import DecisionRecorder
+    from edgetwin.runtime.module_monitor import ModuleMonitor
+
+    recorder = DecisionRecorder.beside(db)
+    for monitor in pipeline.monitors:
+        if isinstance(monitor, ModuleMonitor):
+            ref = monitor.module_ref
+            recorder.deployed(
+                {"name": ref["module"], "version": ref["version"], "sha256": ref["sha256"]},
+                f"{plant.name}/{monitor.name}",
+            )
+    pipeline.add_listener(recorder)
+
+
 def _diagnosis(plant: PlantConfig, module: Path | None) -> list[Any]:
     """The bearing diagnosis module on every asset's `vib_de`, when a module is at hand."""
     path = module or Path("artifacts/diagnosis.zip")
@@ -253,8 +269,11 @@ def demo_command(
     horizon_s = (
         parse_duration_s(plant_time) if plant_time else wall_s * (speed if speed > 0 else 60.0)
     )
-    for suffix in ("", ".wal"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    from edgetwin.trace.ledger import ledger_path_for
+
+    ledger = ledger_path_for(db)  # a fresh demo history gets a fresh ledger beside it
+    for old in (db, Path(f"{db}.wal"), ledger, ledger.with_name(ledger.name + ".head")):
+        old.unlink(missing_ok=True)
     store = open_store(db)
     sim_cfg = next((s for s in plant_cfg.sources if s.kind == "sim"), None)
     source = (
@@ -268,6 +287,7 @@ def demo_command(
     twin = Twin.from_config(plant_cfg, state_dir=_state_dir(db))
     twin.set_model_provider(source.sim.asset_model)  # what-if starts from the live, worn asset
     pipeline = Pipeline([source], store, monitors=monitors, twin=twin)
+    _trace(pipeline, db, plant_cfg)
     web = (
         WebOptions(port=port, modules_dir=Path("artifacts") if Path("artifacts").is_dir() else None)
         if serve
@@ -313,6 +333,7 @@ def run_command(
     view = LiveView([a.path for a in plant_cfg.assets])
     twin = Twin.from_config(plant_cfg, state_dir=_state_dir(db))
     pipeline = Pipeline(sources, store, monitors=_monitors(plant_cfg), twin=twin)
+    _trace(pipeline, db, plant_cfg)
     pipeline.add_listener(view)
     try:
         asyncio.run(

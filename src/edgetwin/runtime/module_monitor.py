@@ -66,11 +66,14 @@ class ModuleMonitor:
         self.module = EdgeModule.load(module_path)
         self.runner = ModuleRunner(self.module, watchdog_ms=watchdog_ms)
         manifest = self.module.manifest
+        from edgetwin.trace.records import module_ref
+
+        ref = module_ref(module_path)
         self.module_ref = {
-            "module": manifest.name,
-            "version": manifest.version,
+            "module": ref["name"],
+            "version": ref["version"],
+            "sha256": ref["sha256"],
             "file": str(module_path),
-            "sha256": getattr(self.module, "sha256", None),
         }
         self.assets = assets or [a.path for a in plant.assets]
         if vote_window < 1 or not 0.5 < vote_share <= 1.0:
@@ -90,6 +93,9 @@ class ModuleMonitor:
         post = manifest.postprocess or {}
         self.labels: list[str] = list((post.get("params") or {}).get("labels", []))
         self.signals = signals or []
+        self._rate_hz = float(
+            ((manifest.preprocess or {}).get("params") or {}).get("rate_hz", 12000.0)
+        )
         self._diag: dict[str, _DiagState] = defaultdict(_DiagState)
         self._rows: dict[str, dict[int, dict[str, float]]] = defaultdict(dict)
         self._history: dict[str, deque[np.ndarray]] = {}
@@ -218,6 +224,7 @@ class ModuleMonitor:
                             "input": {
                                 "signal": sid,
                                 "window_ts_ns": ts[i],
+                                "window_end_ns": ts[i] + int(burst.size / self._rate_hz * 1e9),
                                 "samples": int(burst.size),
                                 "shaft_hz": round(state.shaft_hz, 3),
                             },

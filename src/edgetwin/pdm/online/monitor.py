@@ -56,6 +56,8 @@ class _AssetState:
     in_anomaly: bool = False
     opened_at_ns: int | None = None
     first_opened_ns: int | None = None
+    model_sha256: str = ""
+    model_version: str = ""
     max_scalar: int = -1
     max_wave: int = -1
     wave_lag: int = 0  # windows a burst may trail the scalars (every_s / window_s)
@@ -210,6 +212,8 @@ class AnomalyMonitor:
     def _fit(self, path: str, state: _AssetState, end_ns: int) -> pa.Table:
         X = np.vstack(state.fit_rows)
         state.model = PCAT2Q(variance=self.variance, alpha=self.alpha).fit(X)
+        state.model_sha256 = state.model.fingerprint()
+        state.model_version = f"fitted@{end_ns}"
         log.info(
             "%s: anomaly model fitted on %d windows, %d components",
             path,
@@ -255,6 +259,8 @@ class AnomalyMonitor:
                 600,
                 {
                     "module": MODULE_ID,
+                    "version": state.model_version,
+                    "sha256": state.model_sha256,
                     "score": round(score, 3),
                     "window_start_ns": end_ns - self.persist * self.window_ns,
                     "window_end_ns": end_ns,

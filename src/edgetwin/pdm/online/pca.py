@@ -13,6 +13,8 @@ on the rest and widens the limit to `margin` times the worst held-out score (nev
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 from scipy import stats
 
@@ -96,6 +98,14 @@ class PCAT2Q:
         """Anomaly score: 1.0 is the calibrated alarm limit; healthy windows sit well below."""
         t2, q, _ = self.statistics(X)
         return np.maximum(t2 / self.t2_limit_, q / self.q_limit_) / self.limit_scale_
+
+    def fingerprint(self) -> str:
+        """sha256 of the learned state: names the exact model behind a decision in the ledger."""
+        h = hashlib.sha256()
+        for arr in (self.mean_, self.scale_, self.components_, self.eigenvalues_):
+            h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
+        h.update(np.array([self.t2_limit_, self.q_limit_, self.limit_scale_]).tobytes())
+        return h.hexdigest()
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Per-feature share of the standardised deviation of one row (sums to 1)."""
