@@ -60,6 +60,66 @@ def evaluate_module(path: Path, precision: str, ds, images, size):  # type: igno
     return evaluate_maps(ds.test, maps, scores, insp.threshold, size), insp
 
 
+def latency_section(console, module: Path, images, args) -> dict:  # type: ignore[no-untyped-def]
+    """Batch-1 latency at 224 and 512 px, fp32 and INT8, 2 threads; medians over repeats."""
+    import os
+
+    from rich.table import Table
+
+    from edgetwin.edge.bench import bench_module
+    from edgetwin.vision.image import resize, to_batch
+
+    load = os.getloadavg()[0]
+    lat = Table(
+        title=f"Latency of the exported module, batch 1, 2 threads (median over {args.repeats} repeats; "
+        f"1-min load average {load:.1f} on this shared 2-core machine)"
+    )
+    for col in ("size px", "precision", "p50 ms", "p99 ms", "images/s", "peak RSS MB", "vs fp32"):
+        lat.add_column(col, justify="right")
+    out: dict = {"load_average": load}
+    for side in (224, 512):
+        samples = to_batch([resize(im, (side, side)) for im in images[:8]])
+        runs: dict[str, list] = {"fp32": [], "int8": []}
+        for _ in range(args.repeats):
+            for row in bench_module(
+                module,
+                batches=(1,),
+                providers=["CPUExecutionProvider"],
+                threads=2,
+                iterations=args.iterations,
+                warmup=5,
+                samples=samples,
+            ):
+                runs[row.precision].append(row)
+        med = {
+            p: {
+                k: float(np.median([getattr(r, k) for r in rs]))
+                for k in ("p50_ms", "p99_ms", "throughput")
+            }
+            | {"peak_rss_mb": max((r.peak_rss_mb or 0.0) for r in rs)}
+            for p, rs in runs.items()
+            if rs
+        }
+        for p, v in med.items():
+            lat.add_row(
+                str(side),
+                p,
+                f"{v['p50_ms']:.1f}",
+                f"{v['p99_ms']:.1f}",
+                f"{v['throughput']:.1f}",
+                f"{v['peak_rss_mb']:.0f}",
+                f"{v['throughput'] / med['fp32']['throughput']:.2f}x",
+            )
+        out[str(side)] = med
+    console.print(lat)
+    ips = out["224"]["int8"]["throughput"]
+    console.print(
+        f"INT8 224 px: {ips:.1f} images/s vs target {TARGETS['int8_ips_224']:.0f} "
+        f"(ratio {ips / TARGETS['int8_ips_224']:.2f})"
+    )
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -74,6 +134,12 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="write all figures here")
     ap.add_argument("--keep", type=Path, default=None, help="keep the baseline module here")
+    ap.add_argument(
+        "--latency-only",
+        type=Path,
+        default=None,
+        help="only time this module (e.g. one kept by --keep)",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if not (args.data / "MT_Free").is_dir():
@@ -83,7 +149,6 @@ def main() -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from edgetwin.edge.bench import bench_module
     from edgetwin.edge.robustness import image_perturbations, robustness_table
     from edgetwin.vision.datasets import load_magnetic_tile
     from edgetwin.vision.evaluate import load_images
@@ -98,6 +163,9 @@ def main() -> int:
         f"({', '.join(ds.defect_types)}); {platform.processor() or platform.machine()}, 2 threads"
     )
     test_images = load_images(ds.test, size)
+    if args.latency_only is not None:
+        latency_section(console, args.latency_only, test_images, args)
+        return 0
     tmp = Path(tempfile.mkdtemp(prefix="edgetwin-vision-bench-"))
     results: dict = {
         "protocol": ds.protocol,
@@ -190,46 +258,7 @@ def main() -> int:
     )
 
     # -- latency -------------------------------------------------------------------------------
-    lat = Table(title="Latency of the exported module, batch 1, 2 threads (median over repeats)")
-    for col in ("size px", "precision", "p50 ms", "p99 ms", "images/s", "peak RSS MB", "vs fp32"):
-        lat.add_column(col, justify="right")
-    from edgetwin.vision.image import resize, to_batch
-
-    for side in (224, 512):
-        samples = to_batch([resize(im, (side, side)) for im in test_images[:8]])
-        runs: dict[str, list] = {"fp32": [], "int8": []}
-        for _ in range(args.repeats):
-            for row in bench_module(
-                modules["good parts"],
-                batches=(1,),
-                providers=["CPUExecutionProvider"],
-                threads=2,
-                iterations=args.iterations,
-                warmup=5,
-                samples=samples,
-            ):
-                runs[row.precision].append(row)
-        med = {
-            p: {
-                k: float(np.median([getattr(r, k) for r in rs]))
-                for k in ("p50_ms", "p99_ms", "throughput")
-            }
-            | {"peak_rss_mb": max((r.peak_rss_mb or 0.0) for r in rs)}
-            for p, rs in runs.items()
-            if rs
-        }
-        for p, v in med.items():
-            lat.add_row(
-                str(side),
-                p,
-                f"{v['p50_ms']:.1f}",
-                f"{v['p99_ms']:.1f}",
-                f"{v['throughput']:.1f}",
-                f"{v['peak_rss_mb']:.0f}",
-                f"{v['throughput'] / med['fp32']['throughput']:.2f}x",
-            )
-        results.setdefault("latency", {})[str(side)] = med
-    console.print(lat)
+    results["latency"] = latency_section(console, modules["good parts"], test_images, args)
 
     # -- robustness ------------------------------------------------------------------------------
     rng = np.random.default_rng(0)
