@@ -86,6 +86,8 @@ def build_diagnosis_module(
             "drive-end acceleration, 1-second windows every 0.5 s, shaft speed from the file's rpm",
             "squared envelope spectrum of the spectral-kurtosis band and of a wide band (>= min_lo_hz)",
             "log peak/median ratios at harmonics of shaft, BPFO, BPFI, BSF, FTF and sidebands",
+            "a search bin shared by two families counts for the nearer target (exclusive)",
+            "layout 'family': mean log ratio over harmonics per band and family",
         ],
         model=ModelInfo(
             family="logistic-regression",
