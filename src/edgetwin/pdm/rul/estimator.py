@@ -134,7 +134,7 @@ class CnnRulRegressor:
         win = all_windows(norm, self.window)
         if base is not None:
             win = np.concatenate([win, win[:, :, :n_sens] - base[:, None, :]], axis=2)
-        return win
+        return win.astype(np.float32)
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(
