@@ -98,3 +98,22 @@ def test_inspection_source_emits_one_event_per_frame(tmp_path: Path) -> None:
     asyncio.run(src.run(emit))
     assert len(got) == 2 and all(t.num_rows == 1 for t in got)
     assert got[1].column("kind")[0].as_py() == "inspection"
+
+
+def test_line_side_code_imports_without_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ImportError('torch blocked')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import edgetwin.vision, edgetwin.vision.inspect, edgetwin.vision.sources, edgetwin.vision.synthetic\n"
+        "import edgetwin.vision.train, edgetwin.cli.vision\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
