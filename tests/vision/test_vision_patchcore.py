@@ -140,6 +140,30 @@ def test_module_cli_train_eval_inspect(tmp_path: Path, station: InspectionStatio
         ],
     )
     assert res.exit_code == 0, res.output
+    # A few known defects refine the threshold (never above the FRR budget's quantile rule).
+    refined = tmp_path / "refined.zip"
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(cat),
+            "--out",
+            str(refined),
+            "--image-size",
+            "128",
+            "--bank-size",
+            "256",
+            "--no-int8",
+            "--defects",
+            str(cat / "test/crack/000.png"),
+            "--defects",
+            str(cat / "test/crack/001.png"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rman = EdgeModule.load(refined).manifest
+    assert "refined with 2 defect images" in rman.verification["calibration"]["threshold_rule"]
     mod = EdgeModule.load(module, precision="int8")
     assert mod.manifest.task == "vision-anomaly"
     par = mod.manifest.verification["parity"]

@@ -35,9 +35,14 @@ def train(
         True, help="also ship an INT8 twin (backbone quantized, search fp32)"
     ),
     name: str = typer.Option("inspection", help="module name"),
+    defects: list[Path] | None = typer.Option(
+        None, "--defects", help="a few known defect images (repeat) to refine the threshold"
+    ),
+    max_frr: float = typer.Option(0.05, help="false-reject budget when refining with --defects"),
 ) -> None:
     """Build a memory bank from good parts only and ship it as a signed edge module."""
     from edgetwin.vision.datasets import load_inspection_data
+    from edgetwin.vision.image import read_image
     from edgetwin.vision.train import train_inspection
 
     console = Console()
@@ -57,6 +62,8 @@ def train(
             int8=int8,
             name=name,
             data_path=data,
+            defect_images=[read_image(p) for p in defects or []],
+            max_false_reject_rate=max_frr,
             progress=lambda done, total: bar.update(task, completed=done),
         )
     det = res.detector

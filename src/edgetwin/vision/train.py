@@ -17,9 +17,9 @@ from edgetwin.core.errors import DataError
 from edgetwin.vision.datasets import InspectionData
 from edgetwin.vision.evaluate import load_images
 from edgetwin.vision.export import quantize_backbone, run_onnx
-from edgetwin.vision.image import check_size, to_batch
+from edgetwin.vision.image import check_size, resize, to_batch
 from edgetwin.vision.patchcore import PatchCore, ProgressFn
-from edgetwin.vision.threshold import threshold_from_good
+from edgetwin.vision.threshold import refine_threshold, threshold_from_good
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,15 @@ def train_inspection(
     progress: ProgressFn | None = None,
     signing_key: Any = None,
     data_path: str | Path | None = None,
+    defect_images: list[np.ndarray] | None = None,
+    max_false_reject_rate: float = 0.05,
 ) -> TrainResult:
-    """Fit on `data.train`, threshold on `data.calibration`, write a signed module to `out_path`."""
+    """Fit on `data.train`, threshold on `data.calibration`, write a signed module to `out_path`.
+
+    With `defect_images` (the few known defective parts a user has, never the test set), each
+    threshold is refined by `refine_threshold` within `max_false_reject_rate`; otherwise it is
+    the good-only quantile for `false_reject_rate`.
+    """
     from edgetwin.edge import DatasetRef, Manifest, ModelInfo, build_module
 
     size = check_size(image_size)
@@ -108,6 +115,18 @@ def train_inspection(
         )
         scores["int8"] = int8_out[1]
     thresholds = {k: threshold_from_good(v, false_reject_rate) for k, v in scores.items()}
+    threshold_rule = f"good-only quantile, FRR {false_reject_rate}"
+    if defect_images:
+        batch = to_batch([resize(im, size) for im in defect_images])
+        for k in thresholds:
+            _, bad = run_onnx(onnx[k], batch)
+            thresholds[k] = refine_threshold(
+                scores[k], bad, max_false_reject_rate=max_false_reject_rate
+            )
+        threshold_rule = (
+            f"refined with {len(defect_images)} defect images within FRR {max_false_reject_rate} "
+            "(cost 1 per false reject, 10 per escape)"
+        )
     refs = []
     if data_path is not None:
         refs.append(
@@ -169,6 +188,7 @@ def train_inspection(
             "calibration": {
                 "n_good": len(data.calibration),
                 "false_reject_rate": false_reject_rate,
+                "threshold_rule": threshold_rule,
             },
         },
         deployment={
