@@ -81,6 +81,7 @@ class PlantServer:
         self._server: Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._historized = False
+        self._waves: asyncio.Queue[pa.Table] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -140,6 +141,12 @@ class PlantServer:
         self.online = True
         log.info("OPC UA plant server %s back after %.1f s", self.endpoint, down_s)
 
+    def waveform_source(self, name: str = "sim-waveforms", maxsize: int = 64) -> WaveformTap:
+        """A runtime Source that delivers the simulator's waveform bursts (OPC UA carries the
+        scalar signals only; bursts of 12,000 samples go in-process)."""
+        self._waves = asyncio.Queue(maxsize=maxsize)
+        return WaveformTap(name, self._waves)
+
     async def stop_stepping(self) -> None:
         """Stop the simulator (the endpoint stays up): the last values stay readable."""
         if self._task is not None:
@@ -169,6 +176,8 @@ class PlantServer:
             for table in self.sim.step(self.step_s * self.speed):
                 if "value" in table.column_names:
                     await self.publish(table)
+                elif self._waves is not None:
+                    await self._waves.put(table)  # bounded: a slow pipeline slows the plant
             await asyncio.sleep(max(0.0, next_t - loop.time()))
 
     async def publish(self, table: pa.Table) -> int:
@@ -198,6 +207,18 @@ class PlantServer:
         return n
 
 
+class WaveformTap:
+    """Source of the waveform tables a PlantServer's simulator produced."""
+
+    def __init__(self, name: str, queue: asyncio.Queue[pa.Table]) -> None:
+        self.name = name
+        self._queue = queue
+
+    async def run(self, emit: Any) -> None:
+        while True:
+            await emit(await self._queue.get())
+
+
 async def serve_plant(
     plant: PlantConfig,
     sim: Stepper | None,
@@ -212,9 +233,20 @@ async def serve_plant(
 
 
 def opcua_source_config_for(
-    plant: PlantConfig, endpoint: str, *, name: str = "opcua", **options: Any
+    plant: PlantConfig,
+    endpoint: str,
+    *,
+    name: str = "opcua",
+    speed: float = 1.0,
+    publishing_interval_ms: float = 500.0,
+    **options: Any,
 ) -> SourceConfig:
-    """An `opcua` SourceConfig subscribing to every scalar signal of `plant` on a PlantServer."""
+    """An `opcua` SourceConfig subscribing to every simulated scalar signal on a PlantServer.
+
+    At `speed` > 1 a signal changes several times per wall second, so the items report every
+    change (sampling interval 0) with a server queue deep enough for two publishing intervals;
+    nothing is dropped between publishes.
+    """
     nodes = {
         a.signal_id(s.name): f"ns=2;s={a.signal_id(s.name)}"
         for a in plant.assets
@@ -222,11 +254,16 @@ def opcua_source_config_for(
         for s in a.signals
         if s.kind == "scalar"
     }
+    rate = max(
+        (s.rate_hz for a in plant.assets for s in a.signals if s.kind == "scalar"), default=1.0
+    )
+    queue = max(10, int(2 * speed * rate * publishing_interval_ms / 1000.0) + 10)
     opts: dict[str, Any] = {
         "endpoint": endpoint,
         "nodes": nodes,
-        "sampling_interval_ms": 1000.0,
-        "publishing_interval_ms": 1000.0,
+        "sampling_interval_ms": 0.0,
+        "publishing_interval_ms": publishing_interval_ms,
+        "queue_size": queue,
         **options,
     }
     return SourceConfig(name=name, kind="opcua", **opts)
