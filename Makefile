@@ -31,7 +31,13 @@ artifacts/diagnosis.zip: | venv
 	  $(BIN)/edgetwin pdm train-diagnosis --data $(DATA)/cwru --out $@ --prior strict --no-protocols; \
 	else echo "no CWRU data at $(DATA)/cwru: the demo runs without bearing diagnosis"; fi
 
-demo: venv artifacts/diagnosis.zip
+# The demo's inspection module, trained on good parts of the simulated station (about 20 s).
+artifacts/inspection.zip: | venv
+	@mkdir -p artifacts
+	$(BIN)/python -c "from edgetwin.vision.synthetic import InspectionStation, write_mvtec_layout; write_mvtec_layout(InspectionStation(seed=1), 'artifacts/station')"
+	$(BIN)/edgetwin vision train --data artifacts/station --out $@
+
+demo: venv artifacts/diagnosis.zip artifacts/inspection.zip
 	$(BIN)/edgetwin demo
 
 lint: venv

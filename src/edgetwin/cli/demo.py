@@ -52,6 +52,39 @@ def _state_dir(db: Path) -> Path:
     return db.with_name(db.stem + ".state")
 
 
+STATION = "acme/site1/area1/line1/inspect1"
+
+
+def _station(
+    plant: PlantConfig, module: Path | None, db: Path, speed: float, horizon_s: float, start_ns: int
+) -> Any:
+    """The simulated inspection station, when the plant has it and a module is at hand."""
+    path = module or Path("artifacts/inspection.zip")
+    if not any(a.path == STATION for a in plant.assets):
+        return None
+    if not path.exists():
+        if module is not None:
+            raise typer.BadParameter(f"{module}: no such inspection module")
+        console.print(
+            "[dim]no inspection module (artifacts/inspection.zip): the station stays idle; "
+            "`make artifacts/inspection.zip` builds one[/]"
+        )
+        return None
+    from edgetwin.runtime.station_source import StationSource
+    from edgetwin.vision.inspect import Inspector
+    from edgetwin.vision.synthetic import InspectionStation
+
+    overlays = db.with_name(db.stem + ".overlays")
+    inspector = Inspector(path, source=STATION, overlay_dir=overlays)
+    return StationSource(
+        InspectionStation(seed=7, defect_rate=0.05),
+        inspector,
+        speed=speed,
+        duration_s=horizon_s,
+        start_ns=start_ns,
+    )
+
+
 def _trace(pipeline: Pipeline, db: Path, plant: PlantConfig) -> None:
     """Record module deployments now and every model decision as it happens, beside the db."""
     from edgetwin.runtime.decisions import DecisionRecorder
@@ -157,7 +190,12 @@ async def _run(
 
 
 def summarise(
-    source: SimSource, view: LiveView, monitors: list[Any], pipeline: Pipeline, wall_s: float
+    source: SimSource,
+    view: LiveView,
+    monitors: list[Any],
+    pipeline: Pipeline,
+    wall_s: float,
+    station: Any = None,
 ) -> dict[str, Any]:
     """Compare what the monitor saw with the simulator's ground truth, per asset."""
     truth = source.sim.ground_truth()
@@ -165,6 +203,8 @@ def summarise(
     anomaly = next((m for m in monitors if hasattr(m, "first_anomaly_ns")), None)
     assets: dict[str, Any] = {}
     for path, row in view.rows.items():
+        if path not in truth:
+            continue  # not a simulated machine (the inspection station)
         gt = truth.get(path)
         detected_ns = anomaly.first_anomaly_ns(path) if anomaly else None
         fault = getattr(gt, "fault_mode", None) if gt else None
@@ -187,7 +227,12 @@ def summarise(
             "diagnosis": row.diagnosis,
         }
     stats = pipeline.stats
+    station_row = view.rows.get(STATION)
+    inspections = [e for e in station_row.events if e[1] == "inspection"] if station_row else []
     return {
+        "inspected": len(inspections),
+        "rejected": sum(1 for e in inspections if e[2].startswith("reject")),
+        "defective_truth": getattr(station, "defective_truth", None),
         "assets": assets,
         "plant_hours": source.elapsed_s / 3600,
         "wall_s": wall_s,
@@ -237,6 +282,12 @@ def print_summary(summary: dict[str, Any]) -> None:
             a["diagnosis"] or "",
         )
     console.print(table)
+    if summary.get("inspected"):
+        console.print(
+            f"inspection station: {summary['inspected']} parts inspected, "
+            f"{summary['rejected']} rejected; the station made {summary['defective_truth']} "
+            "defective (overlays beside the db)"
+        )
     console.print(
         f"pipeline: {summary['samples']:,} samples + {summary['waveform_values']:,} waveform values "
         f"→ {summary['samples_per_s']:,.0f} values/s; {summary['derived_samples']:,} derived samples, "
@@ -262,6 +313,9 @@ def demo_command(
     diagnosis_module: Path | None = typer.Option(
         None, help="bearing diagnosis edge module (default: artifacts/diagnosis.zip if present)"
     ),
+    inspection_module: Path | None = typer.Option(
+        None, help="visual inspection edge module (default: artifacts/inspection.zip if present)"
+    ),
 ) -> None:
     """Run the simulated plant end to end and check the detector against the ground truth."""
     plant_cfg = load_plant(plant or demo_plant_path())
@@ -286,7 +340,11 @@ def demo_command(
     view = LiveView([a.path for a in plant_cfg.assets])
     twin = Twin.from_config(plant_cfg, state_dir=_state_dir(db))
     twin.set_model_provider(source.sim.asset_model)  # what-if starts from the live, worn asset
-    pipeline = Pipeline([source], store, monitors=monitors, twin=twin)
+    sources: list[Any] = [source]
+    station = _station(plant_cfg, inspection_module, db, speed, horizon_s, source.sim.start_ns)
+    if station is not None:
+        sources.append(station)
+    pipeline = Pipeline(sources, store, monitors=monitors, twin=twin)
     _trace(pipeline, db, plant_cfg)
     web = (
         WebOptions(port=port, modules_dir=Path("artifacts") if Path("artifacts").is_dir() else None)
@@ -313,7 +371,7 @@ def demo_command(
         )
     finally:
         store.close()
-    print_summary(summarise(source, view, monitors, pipeline, time.monotonic() - t0))
+    print_summary(summarise(source, view, monitors, pipeline, time.monotonic() - t0, station))
 
 
 def run_command(

@@ -63,7 +63,7 @@ class LiveView:
             payload = json.loads(raw or "{}")
             if kind == "diagnosis":
                 row.diagnosis = str(payload.get("label", ""))
-            row.events.append((t, kind, str(payload.get("message", ""))))
+            row.events.append((t, kind, str(payload.get("message") or payload.get("decision", ""))))
 
     def render(self, title: str) -> Table:
         table = Table(title=title, expand=False)

@@ -20,8 +20,8 @@ SOURCE_FACTORIES: dict[str, str] = {
     "mqtt": "edgetwin.connect.mqtt:source_from_config",
     "modbus": "edgetwin.connect.modbus:source_from_config",
     "replay": "edgetwin.connect.replay:source_from_config",
-    "folder": "edgetwin.vision.sources:source_from_config",
-    "camera": "edgetwin.vision.sources:source_from_config",
+    "folder": "edgetwin.runtime.vision_source:source_from_config",
+    "camera": "edgetwin.runtime.vision_source:source_from_config",
 }
 
 
