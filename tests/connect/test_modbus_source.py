@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pytest
-from conftest import free_port
 from hypothesis import given
 from hypothesis import strategies as st
 from pymodbus.client import AsyncModbusTcpClient
@@ -78,7 +78,7 @@ def test_blocks_respect_the_125_register_limit() -> None:
     assert len(blocks) == 4
 
 
-def test_source_polls_a_real_server() -> None:
+def test_source_polls_a_real_server(free_tcp_port: Callable[[], int]) -> None:
     logging.getLogger("pymodbus").setLevel(logging.ERROR)
     nodes = {
         "plant/line/press/temp": {"address": 100, "type": "float32", "order": "CDAB"},
@@ -120,7 +120,7 @@ def test_source_polls_a_real_server() -> None:
     )
 
     async def scenario() -> None:
-        port = free_port()
+        port = free_tcp_port()
         server = ModbusTcpServer(ctx, address=("127.0.0.1", port))
         task = asyncio.create_task(server.serve_forever())
         await asyncio.sleep(0.3)

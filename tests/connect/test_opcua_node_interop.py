@@ -7,12 +7,12 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
-from conftest import REPO_ROOT, free_port
 
 from edgetwin.connect.opcua import (
     OpcUaSource,
@@ -27,7 +27,7 @@ from edgetwin.core.config import SourceConfig, parse_plant
 from edgetwin.core.schemas import make_samples
 from edgetwin.twin import Twin
 
-NODE_DIR = REPO_ROOT / "tools" / "node"
+NODE_DIR = Path(__file__).resolve().parents[2] / "tools" / "node"
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(
     NODE is None or not (NODE_DIR / "node_modules" / "node-opcua").is_dir(),
@@ -65,14 +65,16 @@ async def _lines(proc: asyncio.subprocess.Process, until: str, timeout: float) -
     raise AssertionError(f"node peer never printed {until!r}")
 
 
-def test_node_opcua_client_browses_reads_subscribes_and_acknowledges() -> None:
+def test_node_opcua_client_browses_reads_subscribes_and_acknowledges(
+    free_tcp_port: Callable[[], int],
+) -> None:
     logging.getLogger("asyncua").setLevel(logging.CRITICAL)
 
     async def scenario() -> dict:
         twin = Twin(parse_plant(PLANT))
         srv = TwinServer(
             twin,
-            port=free_port(),
+            port=free_tcp_port(),
             security=ServerSecurity(users={"op": UserEntry("secret", "writer")}),
         )
         await srv.start()
@@ -121,14 +123,16 @@ def test_node_opcua_client_browses_reads_subscribes_and_acknowledges() -> None:
     assert out["alarm"]["comment"] == "acknowledged by node-opcua"
 
 
-def test_our_source_ingests_from_node_opcua_over_sign_and_encrypt(tmp_path: Path) -> None:
+def test_our_source_ingests_from_node_opcua_over_sign_and_encrypt(
+    tmp_path: Path, free_tcp_port: Callable[[], int]
+) -> None:
     logging.getLogger("asyncua").setLevel(logging.CRITICAL)
     pki = tmp_path / "node_pki"
     cli_cert, cli_key = ensure_certificate(
         tmp_path / "cli.der", tmp_path / "cli.pem", CLIENT_APP_URI, server=False
     )
     TrustList(pki / "trusted" / "certs").add(cli_cert, "edgetwin_client")
-    port = free_port()
+    port = free_tcp_port()
 
     async def scenario() -> tuple[list[pa.Table], OpcUaSource]:
         proc = await asyncio.create_subprocess_exec(

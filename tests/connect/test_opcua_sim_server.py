@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import free_port
 
 from edgetwin.connect.opcua import OpcUaSource, opcua_source_config_for, serve_plant
 from edgetwin.core.config import load_plant
@@ -19,7 +19,9 @@ DEMO = Path(__file__).resolve().parents[2] / "src" / "edgetwin" / "sim" / "plant
 START = 1_790_000_000 * 10**9
 
 
-def test_served_plant_matches_the_simulator_through_the_protocol() -> None:
+def test_served_plant_matches_the_simulator_through_the_protocol(
+    free_tcp_port: Callable[[], int],
+) -> None:
     logging.getLogger("asyncua").setLevel(logging.CRITICAL)
     plant = load_plant(DEMO)
 
@@ -27,7 +29,7 @@ def test_served_plant_matches_the_simulator_through_the_protocol() -> None:
         handle = await serve_plant(
             plant,
             PlantSimulator(plant, seed=7, start_ns=START),
-            port=free_port(),
+            port=free_tcp_port(),
             speed=30.0,
             step_s=0.5,
         )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
 from asyncua import Client, ua
-from conftest import free_port
 
 from edgetwin.connect.opcua import (
     OpcUaSource,
@@ -65,10 +65,10 @@ async def _history(server: PlantServer) -> dict[tuple[str, int], float]:
     return out
 
 
-def test_values_and_zero_loss_across_server_restart() -> None:
+def test_values_and_zero_loss_across_server_restart(free_tcp_port: Callable[[], int]) -> None:
     async def scenario() -> None:
         sim = PlantSimulator(PLANT, seed=3)
-        server = PlantServer(PLANT, sim, port=free_port(), speed=10.0, step_s=0.2)
+        server = PlantServer(PLANT, sim, port=free_tcp_port(), speed=10.0, step_s=0.2)
         await server.start()
         cfg = opcua_source_config_for(
             PLANT,
@@ -160,11 +160,13 @@ def _secure_setup(tmp_path: Path) -> tuple[ServerSecurity, dict]:
     return sec, opts
 
 
-def test_sign_and_encrypt_with_user_and_trust_lists(tmp_path: Path) -> None:
+def test_sign_and_encrypt_with_user_and_trust_lists(
+    tmp_path: Path, free_tcp_port: Callable[[], int]
+) -> None:
     sec, opts = _secure_setup(tmp_path)
 
     async def scenario() -> None:
-        server = PlantServer(PLANT, None, port=free_port(), security=sec)
+        server = PlantServer(PLANT, None, port=free_tcp_port(), security=sec)
         await server.start()
         try:
             src = OpcUaSource.from_config(

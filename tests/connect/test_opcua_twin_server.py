@@ -6,11 +6,11 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from asyncua import Client, ua
-from conftest import free_port
 
 from edgetwin.connect.opcua.server_security import ServerSecurity, UserEntry
 from edgetwin.connect.opcua.twin_server import TwinServer
@@ -40,7 +40,7 @@ async def _wait(pred, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-
         await asyncio.sleep(0.05)
 
 
-def test_twin_server_values_alarms_and_permissions() -> None:
+def test_twin_server_values_alarms_and_permissions(free_tcp_port: Callable[[], int]) -> None:
     logging.getLogger("asyncua").setLevel(logging.CRITICAL)
 
     async def scenario() -> None:
@@ -53,7 +53,7 @@ def test_twin_server_values_alarms_and_permissions() -> None:
                 ),
             }
         )
-        srv = TwinServer(twin, port=free_port(), security=sec)
+        srv = TwinServer(twin, port=free_tcp_port(), security=sec)
         await srv.start()
         op = Client(srv.endpoint)
         op.set_user("op")

@@ -7,14 +7,13 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import paho.mqtt.client as mqtt
 import pyarrow as pa
 import pytest
-from conftest import free_port
 
 from edgetwin.connect.mqtt import (
     BrokerOptions,
@@ -42,13 +41,13 @@ PLANT = parse_plant(
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[BrokerOptions]:
+def broker(tmp_path: Path, free_tcp_port: Callable[[], int]) -> Iterator[BrokerOptions]:
     exe = shutil.which("mosquitto") or (
         "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
     )
     if exe is None:
         pytest.skip("mosquitto binary not found (apt-get install -y mosquitto; make system-deps)")
-    port = free_port()
+    port = free_tcp_port()
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
     proc = subprocess.Popen(
