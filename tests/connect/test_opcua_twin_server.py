@@ -157,3 +157,33 @@ def test_twin_server_values_alarms_and_permissions(free_tcp_port: Callable[[], i
             await srv.stop()
 
     asyncio.run(scenario())
+
+
+def test_server_security_from_plant_yaml() -> None:
+    from edgetwin.connect.opcua import twin_server_from_config
+    from edgetwin.core.errors import ConfigError
+
+    plant = parse_plant(
+        {
+            **PLANT,
+            "server": {
+                "opcua_port": 4999,
+                "opcua": {
+                    "policies": ["Basic256Sha256_SignAndEncrypt"],
+                    "certificate": "c.der",
+                    "private_key": "k.pem",
+                    "allow_anonymous_read": False,
+                    "users": {"op": {"password": "x", "role": "writer"}},
+                },
+            },
+        }
+    )
+    srv = twin_server_from_config(Twin(plant))
+    assert srv.port == 4999 and srv.security.signed and not srv.security.allow_anonymous_read
+    assert srv.security.users["op"].role == "writer" and srv.security.users["op"].check("x")
+    with pytest.raises(ConfigError, match=r"server.opcua.users.op.role"):
+        ServerSecurity.from_options({"users": {"op": {"password": "x", "role": "admin"}}})
+    with pytest.raises(ConfigError, match=r"server.opcua.policies"):
+        ServerSecurity.from_options({"policies": ["Basic128Rsa15"]})
+    with pytest.raises(ConfigError, match=r"unknown option"):
+        ServerSecurity.from_options({"polices": ["None"]})

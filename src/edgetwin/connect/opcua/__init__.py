@@ -11,6 +11,7 @@ from edgetwin.connect.opcua.sim_server import (
     serve_plant,
 )
 from edgetwin.connect.opcua.source import OpcUaSource, source_from_config
+from edgetwin.connect.opcua.twin_server import TwinServer, twin_server_from_config
 
 __all__ = [
     "ItemSpec",
@@ -20,9 +21,11 @@ __all__ = [
     "ServerHandle",
     "ServerSecurity",
     "TrustList",
+    "TwinServer",
     "UserEntry",
     "ensure_certificate",
     "opcua_source_config_for",
     "serve_plant",
     "source_from_config",
+    "twin_server_from_config",
 ]

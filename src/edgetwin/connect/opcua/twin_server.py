@@ -230,3 +230,18 @@ def _dv(value: float, ts_ns: int, quality: int) -> ua.DataValue:
     code = {0xC0: 0, 0x40: 0x40000000}.get(int(quality), 0x80000000)
     v = float(value) if value is not None and not np.isnan(value) else float("nan")
     return data_value(v, t, code)
+
+
+def twin_server_from_config(twin: Twin, *, port: int | None = None) -> TwinServer:
+    """A TwinServer configured from plant.yaml's `server:` section.
+
+    `server.host` and `server.opcua_port` give the endpoint; `server.opcua` (optional) holds
+    the security: `{policies: [...], certificate, private_key, trust, allow_anonymous_read,
+    users: {name: {password, role}}}`.
+    """
+    cfg = twin.plant.server
+    extra = dict(cfg.model_extra or {})
+    security = ServerSecurity.from_options(extra.get("opcua"), "server.opcua")
+    return TwinServer(
+        twin, cfg.host, port if port is not None else cfg.opcua_port, security=security
+    )
