@@ -14,6 +14,8 @@ perturbations (edgetwin.edge.robustness plus a gamma curve) and the effect of th
 
     python bench/vision.py                        # full protocol (about 15 min on 2 busy cores)
     python bench/vision.py --quick                # fewer robustness images and levels
+    python bench/vision.py --accuracy-only        # accuracy table only (~5 min)
+    python bench/vision.py --no-position-norm     # raw anomaly map: the figures before the normalisation
 
 Skips (exit 0, with the reason) when the data set is absent.
 """
@@ -140,6 +142,16 @@ def main() -> int:
         default=None,
         help="only time this module (e.g. one kept by --keep)",
     )
+    ap.add_argument(
+        "--no-position-norm",
+        action="store_true",
+        help="raw anomaly map (no per-pixel normalisation learned from good parts): the 'before' figures",
+    )
+    ap.add_argument(
+        "--accuracy-only",
+        action="store_true",
+        help="only the accuracy section (no latency/robustness)",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if not (args.data / "MT_Free").is_dir():
@@ -172,6 +184,7 @@ def main() -> int:
         "size": list(size),
         "bank_size": args.bank_size,
         "frr": args.frr,
+        "position_norm": not args.no_position_norm,
     }
 
     # -- accuracy ------------------------------------------------------------------------------
@@ -203,6 +216,7 @@ def main() -> int:
             augment=augment,
             false_reject_rate=args.frr,
             name="mt-inspection",
+            position_norm=not args.no_position_norm,
         )
         fit_s = time.perf_counter() - t0
         modules[variant] = res.path
@@ -257,6 +271,10 @@ def main() -> int:
         "MVTec AD is not available here; it sets the level of the field, not a like-for-like score)"
     )
 
+    if args.accuracy_only:
+        _write(args, results, modules)
+        return 0
+
     # -- latency -------------------------------------------------------------------------------
     results["latency"] = latency_section(console, modules["good parts"], test_images, args)
 
@@ -305,12 +323,16 @@ def main() -> int:
             name, f"{perts[name].values[MODERATE]:g}", *row, f"<= {TARGETS['lighting_drop']}"
         )
     console.print(eff)
+    _write(args, results, modules)
+    return 0
+
+
+def _write(args, results: dict, modules: dict[str, Path]) -> None:  # type: ignore[no-untyped-def]
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, default=float))
     if args.keep:
         args.keep.write_bytes(modules["good parts"].read_bytes())
-    return 0
 
 
 if __name__ == "__main__":

@@ -213,3 +213,46 @@ def test_module_cli_train_eval_inspect(tmp_path: Path, station: InspectionStatio
     assert payload["decision"] == r.decision and Path(payload["overlay_path"]).is_file()
     assert table.column("kind")[0].as_py() == "inspection"
     assert table.column("source")[0].as_py() == "site/line1/inspect1"
+
+
+def test_position_statistics_and_leave_one_out() -> None:
+    from edgetwin.vision.patchcore import leave_one_out_scores, position_statistics
+
+    rng = np.random.default_rng(0)
+    # Good maps with a bright border (tile edges): high there in every good image.
+    base = np.ones((16, 16))
+    base[:2, :] = base[-2:, :] = 5.0
+    maps = base + 0.1 * rng.standard_normal((12, 16, 16))
+    mean, std = position_statistics(maps)
+    np.testing.assert_allclose(mean, maps.mean(0), rtol=1e-5)
+    fresh = base + 0.1 * rng.standard_normal((16, 16))
+    fresh[8, 8] += 1.0  # a small interior defect, well below the raw border level
+    assert np.unravel_index(fresh.argmax(), fresh.shape)[0] in (0, 1, 14, 15)
+    z = (fresh - mean) / std
+    assert np.unravel_index(z.argmax(), z.shape) == (8, 8) and z.max() > 5
+    # Leave-one-out equals recomputing the statistics without the image.
+    loo = leave_one_out_scores(maps)
+    for i in (0, 5, 11):
+        m, s = position_statistics(np.delete(maps, i, axis=0))
+        assert np.isclose(loo[i], ((maps[i] - m) / s).max(), rtol=1e-4)
+
+
+def test_position_norm_in_graph(fitted, station: InspectionStation) -> None:
+    import copy
+
+    det = copy.deepcopy(fitted)
+    raw_onnx = det.to_onnx()
+    calib = [p.image for p in station.parts(6, start=300)]
+    loo = det.fit_position_norm(calib)
+    assert loo.shape == (6,) and det.pos_mean_.shape == SIZE and (det.pos_std_ > 0).all()
+    onnx_bytes = det.to_onnx()
+    imgs = [station.part(400).image, station.defective("blowhole", 4).image]
+    raw_maps, _ = run_onnx(raw_onnx, to_batch(imgs))
+    maps, scores = run_onnx(onnx_bytes, to_batch(imgs))
+    # The graph computes (raw - mean) / std, and the torch path agrees with it.
+    np.testing.assert_allclose(maps, (raw_maps - det.pos_mean_) / det.pos_std_, atol=1e-3)
+    ref_maps, ref_scores = det.predict(imgs)
+    np.testing.assert_allclose(scores, ref_scores, rtol=5e-3, atol=1e-3)
+    assert scores[1] > scores[0]
+    m2, _ = run_onnx(onnx_bytes, np.random.default_rng(0).random((1, 3, 64, 96), dtype=np.float32))
+    assert m2.shape == (1, 64, 96) and np.isfinite(m2).all()

@@ -39,6 +39,10 @@ def train(
         None, "--defects", help="a few known defect images (repeat) to refine the threshold"
     ),
     max_frr: float = typer.Option(0.05, help="false-reject budget when refining with --defects"),
+    position_norm: bool = typer.Option(
+        True,
+        help="normalise the map per pixel by mean/std of held-out good maps (same-size parts)",
+    ),
 ) -> None:
     """Build a memory bank from good parts only and ship it as a signed edge module."""
     from edgetwin.vision.datasets import load_inspection_data
@@ -64,6 +68,7 @@ def train(
             data_path=data,
             defect_images=[read_image(p) for p in defects or []],
             max_false_reject_rate=max_frr,
+            position_norm=position_norm,
             progress=lambda done, total: bar.update(task, completed=done),
         )
     det = res.detector

@@ -42,6 +42,46 @@ def lighting_variants(image: np.ndarray, rng: np.random.Generator, n: int = 2) -
     return out
 
 
+def position_statistics(
+    maps: np.ndarray, eps_fraction: float = 0.01
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel mean and std (H x W) of anomaly maps of held-out good images (N x H x W).
+
+    The std is floored at `eps_fraction` of its mean over the image, so a position where the good
+    maps happen to agree closely cannot turn a small distance into a huge score.
+    """
+    m = np.asarray(maps, dtype=np.float64)
+    if m.ndim != 3 or len(m) < 2:
+        raise DataError(
+            f"position statistics need N x H x W maps of >= 2 good images, got {m.shape}"
+        )
+    mean = m.mean(axis=0)
+    std = m.std(axis=0, ddof=1)
+    std = np.maximum(std, eps_fraction * float(std.mean()) + 1e-12)
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def leave_one_out_scores(maps: np.ndarray, eps_fraction: float = 0.01) -> np.ndarray:
+    """Image scores of good images, each normalised with statistics of the *other* images.
+
+    The threshold needs scores of good images the normalisation has not seen; with the same
+    images in the statistics their scores would be too low and the false-reject rate too high.
+    """
+    m = np.asarray(maps, dtype=np.float64)
+    n = len(m)
+    if n < 3:
+        raise DataError(f"leave-one-out scores need >= 3 good maps, got {n}")
+    s1, s2 = m.sum(axis=0), (m * m).sum(axis=0)
+    out = np.empty(n)
+    for i in range(n):
+        a, b = s1 - m[i], s2 - m[i] * m[i]
+        mean = a / (n - 1)
+        std = np.sqrt(np.maximum(b - a * mean, 0.0) / (n - 2))
+        std = np.maximum(std, eps_fraction * float(std.mean()) + 1e-12)
+        out[i] = float(((m[i] - mean) / std).max())
+    return out
+
+
 class PatchCore:
     """Memory-bank anomaly detector (PatchCore family) with an EfficientNet-Lite0 backbone.
 
@@ -54,6 +94,8 @@ class PatchCore:
     sigma_px: Gaussian smoothing of the upsampled anomaly map, in px at `image_size`.
     augment: None, or "lighting" to add mild lighting variants of each good image to the bank.
     pool_size: at most this many patches (uniform random) enter the greedy coreset pass.
+    position_norm: after `fit`, `fit_position_norm(held_out_good)` stores per-pixel mean/std of
+        good anomaly maps and the exported map becomes (map - mean) / std (see `docs/vision.md`).
     seed: seeds the coreset start point, the projection, the pool and the augmentation.
     """
 
@@ -67,6 +109,7 @@ class PatchCore:
         projection_dim: int = 128,
         pool_size: int = 200_000,
         batch_size: int = 16,
+        position_norm: bool = False,
         seed: int = 0,
     ) -> None:
         self.image_size = image_size
@@ -77,6 +120,7 @@ class PatchCore:
         self.projection_dim = projection_dim
         self.pool_size = pool_size
         self.batch_size = batch_size
+        self.position_norm = position_norm
         self.seed = seed
 
     # -- training ---------------------------------------------------------------------------
@@ -159,6 +203,34 @@ class PatchCore:
         )
         return self
 
+    def fit_position_norm(self, good_images: Sequence[np.ndarray]) -> np.ndarray:
+        """Learn per-pixel mean/std of the map from held-out good images; return their LOO scores.
+
+        The good images must not be in the memory bank (their distances would be too small).
+        Maps are computed by the exported graph (onnxruntime is much faster than torch here).
+        Returns each image's score normalised with the statistics of the others, for the threshold.
+        """
+        import torch
+
+        from edgetwin.vision.export import run_onnx
+        from edgetwin.vision.torch_model import PatchCoreModel
+
+        self._check_fitted()
+        raw = PatchCoreModel(
+            self.model_.features, torch.from_numpy(self.memory_bank_), self.sigma_px
+        ).eval()
+        self.model_ = raw
+        maps, _ = run_onnx(self.to_onnx(), to_batch(list(good_images), self.image_size))
+        mean, std = position_statistics(maps)
+        self.pos_mean_, self.pos_std_ = mean, std
+        self.model_ = PatchCoreModel(
+            raw.features,
+            torch.from_numpy(self.memory_bank_),
+            self.sigma_px,
+            position_norm=(torch.from_numpy(mean), torch.from_numpy(std)),
+        ).eval()
+        return leave_one_out_scores(maps)
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise ModuleError("PatchCore is not fitted; call fit(good_images) first")
@@ -226,5 +298,6 @@ class PatchCore:
             "coreset": "greedy k-center",
             "projection_dim": self.projection_dim,
             "pool_size": self.pool_size,
+            "position_norm": self.position_norm,
             "seed": self.seed,
         }

@@ -117,11 +117,27 @@ class PatchCoreModel(nn.Module):
     bank_sq: torch.Tensor
     kx: torch.Tensor
     ky: torch.Tensor
+    pos_mean: torch.Tensor
+    pos_std: torch.Tensor
 
     def __init__(
-        self, features: PatchFeatures, memory_bank: torch.Tensor, sigma_px: float = 4.0
+        self,
+        features: PatchFeatures,
+        memory_bank: torch.Tensor,
+        sigma_px: float = 4.0,
+        position_norm: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> None:
         super().__init__()
+        # Position-wise normalisation of the map (mean and std per pixel of good maps, H x W at
+        # the training size): the map becomes "how unusual is this distance *at this position*".
+        self.position_norm = position_norm is not None
+        if position_norm is not None:
+            self.register_buffer(
+                "pos_mean", position_norm[0].float().view(1, 1, *position_norm[0].shape)
+            )
+            self.register_buffer(
+                "pos_std", position_norm[1].float().view(1, 1, *position_norm[1].shape)
+            )
         self.features = features
         bank = memory_bank.float().contiguous()
         self.register_buffer("bank_t", bank.t().contiguous())  # D x K
@@ -146,6 +162,13 @@ class PatchCoreModel(nn.Module):
         # Separable Gaussian with reflect padding: no dark rim at the border of the map.
         up = F.conv2d(F.pad(up, (self.pad, self.pad, 0, 0), mode="reflect"), self.kx)
         up = F.conv2d(F.pad(up, (0, 0, self.pad, self.pad), mode="reflect"), self.ky)
+        if self.position_norm:
+            # Sub + Div by constants; resized to the input (identity at the training size), so
+            # other sizes and tiles see the statistics of the same relative position.
+            size = image.shape[-2:]
+            mean = F.interpolate(self.pos_mean, size=size, mode="bilinear", align_corners=False)
+            std = F.interpolate(self.pos_std, size=size, mode="bilinear", align_corners=False)
+            up = (up - mean) / std
         anomaly_map = up.squeeze(1)
         score = anomaly_map.flatten(1).max(dim=1).values
         return anomaly_map, score

@@ -13,12 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from edgetwin.core.errors import DataError
+from edgetwin.core.errors import DataError, ModuleError
 from edgetwin.vision.datasets import InspectionData
 from edgetwin.vision.evaluate import load_images
 from edgetwin.vision.export import quantize_backbone, run_onnx
 from edgetwin.vision.image import check_size, resize, to_batch
-from edgetwin.vision.patchcore import PatchCore, ProgressFn
+from edgetwin.vision.patchcore import (
+    PatchCore,
+    ProgressFn,
+    leave_one_out_scores,
+    position_statistics,
+)
 from edgetwin.vision.threshold import refine_threshold, threshold_from_good
 
 log = logging.getLogger(__name__)
@@ -58,6 +63,45 @@ def _parity(
     }
 
 
+def replace_position_norm(onnx_bytes: bytes, mean: np.ndarray, std: np.ndarray) -> bytes:
+    """The same graph with other per-pixel statistics (initializers `pos_mean`, `pos_std`)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(onnx_bytes)
+    done = set()
+    for init in model.graph.initializer:
+        for key, value in (("pos_mean", mean), ("pos_std", std)):
+            if init.name.endswith(key):
+                shape = tuple(init.dims)
+                init.CopyFrom(
+                    numpy_helper.from_array(value.astype(np.float32).reshape(shape), init.name)
+                )
+                done.add(key)
+    if done != {"pos_mean", "pos_std"}:
+        raise ModuleError(f"position statistics not found in the graph (found {sorted(done)})")
+    return model.SerializeToString()
+
+
+def _good_scores(
+    det: PatchCore,
+    out: tuple[np.ndarray, np.ndarray],
+    stats: dict[str, tuple[np.ndarray, np.ndarray]],
+    precision: str,
+) -> np.ndarray:
+    """Calibration scores for the threshold; leave-one-out when the map is position-normalised.
+
+    The calibration images also gave the position statistics, so their in-graph scores are
+    optimistic; the raw maps are recovered exactly (map * std + mean) and each image is
+    re-normalised with the statistics of the others.
+    """
+    if not det.position_norm:
+        return out[1]
+    mean, std = stats[precision]
+    raw = out[0].astype(np.float64) * std + mean
+    return leave_one_out_scores(raw)
+
+
 def train_inspection(
     data: InspectionData,
     out_path: str | Path,
@@ -74,6 +118,7 @@ def train_inspection(
     data_path: str | Path | None = None,
     defect_images: list[np.ndarray] | None = None,
     max_false_reject_rate: float = 0.05,
+    position_norm: bool = True,
 ) -> TrainResult:
     """Fit on `data.train`, threshold on `data.calibration`, write a signed module to `out_path`.
 
@@ -91,9 +136,18 @@ def train_inspection(
         )
     train_imgs = load_images(data.train, size)
     calib_imgs = load_images(data.calibration, size)
-    det = PatchCore(image_size=size, bank_size=bank_size, augment=augment, seed=seed).fit(
-        train_imgs, progress
-    )
+    det = PatchCore(
+        image_size=size,
+        bank_size=bank_size,
+        augment=augment,
+        seed=seed,
+        position_norm=position_norm,
+    ).fit(train_imgs, progress)
+    # Per-pixel statistics of good maps, per precision (INT8 shifts the raw distances).
+    stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if position_norm:
+        det.fit_position_norm(calib_imgs)
+        stats["fp32"] = (det.pos_mean_, det.pos_std_)
     onnx_fp32 = det.to_onnx()
     calib = to_batch(calib_imgs)
     ref = det.predict(calib_imgs[:N_PARITY])
@@ -101,19 +155,25 @@ def train_inspection(
     parity = _parity(
         ref, (fp32_out[0][:N_PARITY], fp32_out[1][:N_PARITY]), 0.01, "fp32", strict=True
     )
-    scores = {"fp32": fp32_out[1]}
+    scores = {"fp32": _good_scores(det, fp32_out, stats, "fp32")}
     onnx = {"fp32": onnx_fp32}
     if int8:
         rng = np.random.default_rng(seed)
         pick = rng.choice(len(train_imgs), min(N_QUANT_CALIBRATION, len(train_imgs)), replace=False)
         onnx["int8"] = quantize_backbone(onnx_fp32, to_batch([train_imgs[i] for i in pick]))
         int8_out = run_onnx(onnx["int8"], calib)
+        if position_norm:
+            # The INT8 backbone shifts the raw distances: normalise INT8 with its own good maps.
+            raw8 = int8_out[0].astype(np.float64) * det.pos_std_ + det.pos_mean_
+            stats["int8"] = position_statistics(raw8)
+            onnx["int8"] = replace_position_norm(onnx["int8"], *stats["int8"])
+            int8_out = run_onnx(onnx["int8"], calib)
         parity.update(
             _parity(
                 ref, (int8_out[0][:N_PARITY], int8_out[1][:N_PARITY]), 0.10, "int8", strict=False
             )
         )
-        scores["int8"] = int8_out[1]
+        scores["int8"] = _good_scores(det, int8_out, stats, "int8")
     thresholds = {k: threshold_from_good(v, false_reject_rate) for k, v in scores.items()}
     threshold_rule = f"good-only quantile, FRR {false_reject_rate}"
     if defect_images:
@@ -134,6 +194,11 @@ def train_inspection(
                 data.name, data_path, rows=len(data.train) + len(data.calibration), role="train"
             )
         )
+    map_unit = (
+        "std of good maps above their mean at this pixel (position-normalised feature distance)"
+        if position_norm
+        else "feature distance"
+    )
     manifest = Manifest(
         name=name,
         task="vision-anomaly",
@@ -151,12 +216,12 @@ def train_inspection(
             "anomaly_map": {
                 "shape": ["batch", "height", "width"],
                 "dtype": "float32",
-                "unit": "feature distance",
+                "unit": map_unit,
             },
             "score": {
                 "shape": ["batch"],
                 "dtype": "float32",
-                "unit": "feature distance (max of map)",
+                "unit": f"{map_unit} (max of map)",
             },
         },
         preprocess={
@@ -189,6 +254,10 @@ def train_inspection(
                 "n_good": len(data.calibration),
                 "false_reject_rate": false_reject_rate,
                 "threshold_rule": threshold_rule,
+                "position_norm": "per-pixel mean/std of the calibration maps, in the graph; "
+                "threshold on leave-one-out scores"
+                if position_norm
+                else None,
             },
         },
         deployment={
