@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -62,6 +63,8 @@ def demo(tmp_path: Path, port: int):
             str(port),
             "--linger",
             "120s",
+            "--twin-opcua-port",
+            str(free_port()),
             "--db",
             str(tmp_path / "d.duckdb"),
         ],
@@ -91,6 +94,12 @@ def demo(tmp_path: Path, port: int):
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def test_demo_pump_goes_to_alarm_and_is_acknowledged(demo: str, tmp_path: Path) -> None:

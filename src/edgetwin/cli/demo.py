@@ -321,7 +321,12 @@ def demo_command(
         help="how plant data reaches the runtime: opcua (a real OPC UA server and client), "
         "direct (in-process, needed for --speed 0), auto (opcua when 0 < speed <= 300)",
     ),
-    opcua_port: int = typer.Option(4840, help="OPC UA server port on 127.0.0.1 (--via opcua)"),
+    opcua_port: int = typer.Option(
+        4841, help="port of the simulated plant's OPC UA server on 127.0.0.1 (--via opcua)"
+    ),
+    twin_opcua_port: int | None = typer.Option(
+        None, help="port of the twin's OPC UA server (default: the plant's server.opcua_port)"
+    ),
 ) -> None:
     """Run the simulated plant end to end and check the detector against the ground truth."""
     plant_cfg = load_plant(plant or demo_plant_path())
@@ -369,8 +374,15 @@ def demo_command(
     station = _station(plant_cfg, inspection_module, db, speed, horizon_s, source.sim.start_ns)
     if station is not None:
         sources.append(station)
-    pipeline = Pipeline(sources, store, monitors=monitors, twin=twin)
+    sinks: list[Any] = []
+    if serve:  # the twin and every AI result, as an OPC UA address space with Part 9 alarms
+        from edgetwin.connect.opcua import twin_server_from_config
+
+        sinks.append(twin_server_from_config(twin, port=twin_opcua_port))
+    pipeline = Pipeline(sources, store, monitors=monitors, twin=twin, sinks=sinks)
     _trace(pipeline, db, plant_cfg)
+    for sink in sinks:
+        console.print(f"twin over OPC UA: {sink.endpoint}")
     web = (
         WebOptions(port=port, modules_dir=Path("artifacts") if Path("artifacts").is_dir() else None)
         if serve
