@@ -19,7 +19,8 @@ look unlike the interior; on Magnetic Tile 97% of good test images had their hig
 
 Input: float32 images N x 3 x H x W in [0, 1] (H, W multiples of 32); ImageNet normalisation is in
 the graph. Outputs: `anomaly_map` N x H x W (L2 feature distance to the nearest good patch,
-bilinearly upsampled and Gaussian-smoothed) and `score` N (max of the map).
+bilinearly upsampled and Gaussian-smoothed; with position statistics, (map - mean) / std per
+pixel, learned from held-out good maps) and `score` N (max of the map).
 """
 
 from __future__ import annotations
