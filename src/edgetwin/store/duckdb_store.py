@@ -129,6 +129,7 @@ class DuckDBStore:
         if not read_only:
             self._con.execute(_DDL)
         self._lock = threading.RLock()
+        self._newest: dict[str, int | None] = {}
 
     # -- writing ---------------------------------------------------------------------------
     def append(self, table: pa.Table) -> int:
@@ -160,10 +161,14 @@ class DuckDBStore:
             cur = self._con.cursor()
             cur.register("batch", batch)
             try:
-                overlap = cur.execute(
-                    f"SELECT count(*) FROM {kind} WHERE ts_ns BETWEEN ? AND ?",
-                    [lo.as_py(), hi.as_py()],
-                ).fetchall()[0][0]
+                newest = self._newest_ns(cur, kind)
+                if newest is not None and lo.as_py() <= newest:
+                    overlap = cur.execute(
+                        f"SELECT count(*) FROM {kind} WHERE ts_ns BETWEEN ? AND ?",
+                        [lo.as_py(), hi.as_py()],
+                    ).fetchall()[0][0]
+                else:
+                    overlap = 0  # the whole batch is newer than anything stored
                 dup_in_batch = False
                 if overlap == 0 and batch.num_rows > 1:
                     dup_in_batch = self._has_duplicates(cur, batch, keys)
@@ -177,11 +182,24 @@ class DuckDBStore:
                         f"WHERE NOT EXISTS (SELECT 1 FROM {kind} t WHERE t.ts_ns BETWEEN "
                         f"{lo.as_py()} AND {hi.as_py()} AND {match})"
                     )
-                return int(cur.execute(sql).fetchall()[0][0])
+                inserted = int(cur.execute(sql).fetchall()[0][0])
+                if inserted:
+                    self._newest[kind] = hi.as_py() if newest is None else max(newest, hi.as_py())
+                return inserted
             except duckdb.Error as exc:
                 raise StoreError(f"append to {kind} failed in {self.path}: {exc}") from exc
             finally:
                 cur.close()
+
+    def _newest_ns(self, cur: Any, kind: str) -> int | None:
+        """Newest stored ts of a table, kept in memory: this process is the only writer (DuckDB
+        locks the file), so after one lookup every append can skip the range probe when its
+        batch starts later. Deletes only lower the true newest, so the cached value stays a
+        safe upper bound."""
+        if kind not in self._newest:
+            value = cur.execute(f"SELECT max(ts_ns) FROM {kind}").fetchall()[0][0]
+            self._newest[kind] = None if value is None else int(value)
+        return self._newest[kind]
 
     @staticmethod
     def _has_duplicates(cur: Any, batch: pa.Table, keys: tuple[str, ...]) -> bool:
