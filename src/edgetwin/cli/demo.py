@@ -8,21 +8,18 @@ truth (was the injected fault caught, and how long before the failure?).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import time
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
-from rich.live import Live
-from rich.table import Table
 
+from edgetwin.cli.demo_summary import STATION, print_summary, summarise
 from edgetwin.cli.live_view import LiveView
+from edgetwin.cli.plant_loop import WebOptions, _run
 from edgetwin.core.config import MonitorConfig, PlantConfig, load_plant
 from edgetwin.runtime.build import build_monitor, build_source
 from edgetwin.runtime.pipeline import Pipeline
@@ -40,19 +37,9 @@ def demo_plant_path() -> Path:
     return Path(str(resources.files("edgetwin.sim") / "plants" / "demo.yaml"))
 
 
-@dataclass
-class WebOptions:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    modules_dir: Path | None = None
-
-
 def _state_dir(db: Path) -> Path:
     """Work orders and other twin state live beside the history file."""
     return db.with_name(db.stem + ".state")
-
-
-STATION = "acme/site1/area1/line1/inspect1"
 
 
 def _station(
@@ -119,180 +106,6 @@ def _diagnosis(plant: PlantConfig, module: Path | None) -> list[Any]:
 def _monitors(plant: PlantConfig) -> list[Any]:
     configs = plant.monitors or [MonitorConfig(name="anomaly", kind="anomaly", fit_s=3600.0)]
     return [build_monitor(m, plant) for m in configs]
-
-
-async def _serve(web: WebOptions, twin: Twin, store: Any) -> tuple[Any, asyncio.Task[None]]:
-    """The dashboard and REST API in this event loop; prints the URL (with a write token)."""
-    from edgetwin.server import TokenStore, create_app
-    from edgetwin.server.background import start_in_loop
-
-    url = f"http://{web.host}:{web.port}/"
-    tokens = TokenStore.default()
-    token = tokens.create(f"demo-{int(time.time())}")
-    app = create_app(twin, store, token_store=tokens, modules_dir=web.modules_dir, public_url=url)
-    server, task = await start_in_loop(app, host=web.host, port=web.port)
-    console.print(f"dashboard: [bold]{url}#token={token}[/]  (API docs: {url}docs)")
-    return server, task
-
-
-async def _run(
-    pipeline: Pipeline,
-    view: LiveView,
-    *,
-    headless: bool,
-    title: str,
-    until_sources_end: bool,
-    web: WebOptions | None = None,
-    linger_s: float = 0.0,
-) -> None:
-    """Start the pipeline, show the live view, stop cleanly on Ctrl-C/SIGTERM or when done."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    server = None
-    if web is not None:
-        server = await _serve(web, pipeline.twin, pipeline.store)
-    await pipeline.start()
-    if headless:
-        console.print("running: Ctrl-C or SIGTERM stops it cleanly (everything ingested is kept)")
-    waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
-    if until_sources_end:
-        waiters.append(asyncio.create_task(pipeline.wait_sources()))
-    live = None if headless else Live(view.render(title), console=console, refresh_per_second=4)
-    try:
-        if live is not None:
-            live.start()
-        while not any(w.done() for w in waiters):
-            await asyncio.wait(waiters, timeout=0.25, return_when=asyncio.FIRST_COMPLETED)
-            if live is not None:
-                live.update(view.render(title))
-    finally:
-        for w in waiters:
-            w.cancel()
-        await pipeline.stop()
-        if live is not None:
-            live.update(view.render(title))
-            live.stop()
-        if server is not None:
-            if linger_s > 0 and not stop.is_set():
-                console.print(
-                    f"plant run finished; dashboard stays up {linger_s:.0f} s (Ctrl-C to quit)"
-                )
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=linger_s)
-            server[0].should_exit = True
-            await server[1]
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(sig)
-
-
-def summarise(
-    source: Any,
-    view: LiveView,
-    monitors: list[Any],
-    pipeline: Pipeline,
-    wall_s: float,
-    station: Any = None,
-) -> dict[str, Any]:
-    """Compare what the monitor saw with the simulator's ground truth, per asset."""
-    truth = source.sim.ground_truth()
-    start_ns = source.sim.start_ns
-    anomaly = next((m for m in monitors if hasattr(m, "first_anomaly_ns")), None)
-    assets: dict[str, Any] = {}
-    for path, row in view.rows.items():
-        if path not in truth:
-            continue  # not a simulated machine (the inspection station)
-        gt = truth.get(path)
-        detected_ns = anomaly.first_anomaly_ns(path) if anomaly else None
-        fault = getattr(gt, "fault_mode", None) if gt else None
-        fault = None if fault in (None, "none") else fault
-        failure_s = getattr(gt, "failure_s", None) if fault else None
-        onset_s = getattr(gt, "onset_s", None) if fault else None
-        detected_s = None if detected_ns is None else (detected_ns - start_ns) / 1e9
-        n_anomaly = sum(1 for _, kind, _ in row.events if kind == "anomaly")
-        assets[path] = {
-            "fault": fault,
-            "onset_h": None if onset_s is None else onset_s / 3600,
-            "failure_h": None if failure_s is None else failure_s / 3600,
-            "detected_h": None if detected_s is None else detected_s / 3600,
-            "lead_h": None
-            if (detected_s is None or failure_s is None)
-            else (failure_s - detected_s) / 3600,
-            "anomaly_events": n_anomaly,
-            "false_events": n_anomaly if not fault else 0,
-            "health": row.health,
-            "diagnosis": row.diagnosis,
-        }
-    stats = pipeline.stats
-    station_row = view.rows.get(STATION)
-    inspections = [e for e in station_row.events if e[1] == "inspection"] if station_row else []
-    return {
-        "inspected": len(inspections),
-        "rejected": sum(1 for e in inspections if e[2].startswith("reject")),
-        "defective_truth": getattr(station, "defective_truth", None),
-        "assets": assets,
-        "plant_hours": source.elapsed_s / 3600,
-        "wall_s": wall_s,
-        "samples": stats.samples,
-        "waveform_values": stats.waveform_values,
-        "derived_samples": stats.derived_samples,
-        "events": stats.events,
-        "samples_per_s": (stats.samples + stats.waveform_values) / max(wall_s, 1e-9),
-        "queue_high_water": stats.queue_high_water,
-    }
-
-
-def print_summary(summary: dict[str, Any]) -> None:
-    table = Table(
-        title=f"Demo summary: {summary['plant_hours']:.1f} h of plant time in {summary['wall_s']:.1f} s "
-        f"(detected = first anomaly event; lead = failure - detected)"
-    )
-    for col in (
-        "asset",
-        "injected fault",
-        "onset h",
-        "failure h",
-        "detected h",
-        "lead",
-        "false events",
-        "diagnosis",
-    ):
-        table.add_column(col, overflow="fold")
-
-    def h(v: float | None) -> str:
-        return "—" if v is None else f"{v:.2f}"
-
-    for path, a in summary["assets"].items():
-        if a["fault"]:
-            lead = "[red]missed[/]" if a["detected_h"] is None else f"[green]{a['lead_h']:.2f} h[/]"
-        else:
-            lead = "—"
-        false = str(a["false_events"]) if not a["fault"] else "—"
-        table.add_row(
-            path.rsplit("/", 1)[-1],
-            a["fault"] or "healthy",
-            h(a["onset_h"]),
-            h(a["failure_h"]),
-            h(a["detected_h"]),
-            lead,
-            false,
-            a["diagnosis"] or "",
-        )
-    console.print(table)
-    if summary.get("inspected"):
-        console.print(
-            f"inspection station: {summary['inspected']} parts inspected, "
-            f"{summary['rejected']} rejected; the station made {summary['defective_truth']} "
-            "defective (overlays beside the db)"
-        )
-    console.print(
-        f"pipeline: {summary['samples']:,} samples + {summary['waveform_values']:,} waveform values "
-        f"→ {summary['samples_per_s']:,.0f} values/s; {summary['derived_samples']:,} derived samples, "
-        f"{summary['events']:,} events; queue high-water {summary['queue_high_water']}"
-    )
 
 
 def demo_command(
