@@ -34,6 +34,7 @@ from edgetwin.core.schemas import (
     conform,
 )
 from edgetwin.store.base import Agg
+from edgetwin.store.blobs import blobs_to_lists, lists_to_blobs
 from edgetwin.store.timeutil import to_ns
 
 log = logging.getLogger(__name__)
@@ -84,35 +85,6 @@ def _as_list(signals: str | list[str] | None) -> list[str] | None:
     return [signals] if isinstance(signals, str) else list(signals)
 
 
-def _lists_to_blobs(column: pa.ChunkedArray) -> pa.Array:
-    """list<float32> → binary holding the same bytes (offsets scaled by 4, data shared)."""
-    lists = column.combine_chunks()
-    if lists.offset or lists.null_count:
-        lists = pa.concat_arrays([lists])  # normalise a sliced array before re-wrapping buffers
-    offsets = lists.offsets.to_numpy().astype(np.int64) * 4
-    values = lists.values
-    data = values.buffers()[1]
-    if values.offset:
-        data = data.slice(values.offset * 4)
-    start = offsets[0]
-    return pa.Array.from_buffers(
-        pa.large_binary(), len(lists), [None, pa.py_buffer(offsets - start), data.slice(start)]
-    )
-
-
-def _blobs_to_lists(column: pa.ChunkedArray) -> pa.Array:
-    """binary of float32 bytes → list<float32>, sharing the bytes."""
-    blobs = column.combine_chunks().cast(pa.large_binary())
-    _, offset_buf, data = blobs.buffers()[:3]
-    offsets = np.frombuffer(offset_buf, dtype=np.int64)[
-        blobs.offset : blobs.offset + len(blobs) + 1
-    ]
-    start = int(offsets[0])
-    n_values = int((offsets[-1] - start) // 4)
-    flat = pa.Array.from_buffers(pa.float32(), n_values, [None, data.slice(start, n_values * 4)])
-    return pa.ListArray.from_arrays(pa.array((offsets - start) // 4, pa.int32()), flat)
-
-
 class DuckDBStore:
     """History in one DuckDB file (or `:memory:`); safe to share between threads."""
 
@@ -154,7 +126,7 @@ class DuckDBStore:
         batch = table.set_column(0, "ts_ns", ts_ns)
         if kind == "waveforms":
             idx = batch.schema.get_field_index("values")
-            batch = batch.set_column(idx, "values", _lists_to_blobs(batch.column("values")))
+            batch = batch.set_column(idx, "values", lists_to_blobs(batch.column("values")))
         lo, hi = pc.min_max(ts_ns).values()
         cols = ", ".join(f'"{c}"' for c in batch.column_names)
         with self._lock:
@@ -266,7 +238,7 @@ class DuckDBStore:
     def _to_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
         if "values" in table.column_names:
             idx = table.schema.get_field_index("values")
-            table = table.set_column(idx, "values", _blobs_to_lists(table.column("values")))
+            table = table.set_column(idx, "values", blobs_to_lists(table.column("values")))
         ts = table.column("ts_ns").cast(TS_TYPE)
         return conform(table.set_column(0, "ts", ts), schema, "store result")
 
