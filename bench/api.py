@@ -255,23 +255,15 @@ def direct_downsample_ms(db: str, repeats: int, n_big: int) -> float:
 
 
 def first_paint(url: str, repeats: int) -> dict | None:
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
+    from edgetwin.server.headless import CHROMIUM, launch
+
+    if not CHROMIUM.exists():
         return None
     from playwright.sync_api import sync_playwright
 
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
     fcp, tree = [], []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(chromium), args=flags)
+        browser = launch(pw)
         for _ in range(repeats + 1):
             ctx = browser.new_context()
             page = ctx.new_page()

@@ -20,19 +20,10 @@ from edgetwin.core import make_samples
 from edgetwin.core.config import parse_plant
 from edgetwin.server import TokenStore, create_app
 from edgetwin.server.background import ServerThread
+from edgetwin.server.headless import CHROMIUM, launch
 from edgetwin.store import open_store
 from edgetwin.twin import Twin
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PUMP = "site/area1/line1/pump1"
 ALARM = f"{PUMP}/temp/hi"
 S = 1_000_000_000
@@ -110,7 +101,7 @@ def test_asset_goes_to_alarm_and_is_acknowledged_in_the_page(served, tmp_path):
     node = f'.tree .node[data-path="{PUMP}"]'
     row = f'tr[data-alarm="{ALARM}"]'
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        browser = launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{srv.url}/#token={token}")

@@ -3,8 +3,6 @@ chart, the anomaly/health chart and the inspection gallery from real events."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -14,19 +12,10 @@ from edgetwin.core import make_events, make_samples
 from edgetwin.core.config import parse_plant
 from edgetwin.server import TokenStore, create_app
 from edgetwin.server.background import ServerThread
+from edgetwin.server.headless import CHROMIUM, launch
 from edgetwin.store import open_store
 from edgetwin.twin import Twin
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PUMP = "site/line1/pump1"
 S = 1_000_000_000
 
@@ -110,7 +99,7 @@ def test_module_and_asset_pages(tmp_path, port, monkeypatch):
     )
     app = create_app(twin, store, token_store=TokenStore(None), modules_dir=mods)
     with ServerThread(app, port=port) as srv, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        browser = launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1300, "height": 900})
             page.goto(f"{srv.url}/#/modules")

@@ -19,16 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from edgetwin.server.headless import CHROMIUM, launch
+
 PUMP2 = "acme/site1/area1/line1/pump2"
 
 pytestmark = [
@@ -108,7 +100,7 @@ def test_demo_pump_goes_to_alarm_and_is_acknowledged(demo: str, tmp_path: Path) 
     base = demo.split("#", 1)[0].rstrip("/")
     node = f'.tree .node[data-path="{PUMP2}"]'
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        browser = launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(demo)
