@@ -113,7 +113,11 @@ def test_demo_pump_goes_to_alarm_and_is_acknowledged(demo: str, tmp_path: Path) 
             row.locator("button.ack").click()
             expect(row.locator(".state")).to_contain_text("acknowledged-active")
             expect(row.locator(".state")).not_to_contain_text("unacknowledged")
-            shot = tmp_path / "demo_dashboard_acknowledged.png"
+            shots = Path(
+                os.environ.get("EDGETWIN_ARTIFACTS", Path(__file__).parents[2] / "artifacts")
+            )
+            shots.mkdir(parents=True, exist_ok=True)  # kept after the run: the test's artefact
+            shot = shots / "demo_dashboard_acknowledged.png"
             page.screenshot(path=str(shot), full_page=True)
             print(f"screenshot: {shot}")
             assert shot.stat().st_size > 10_000
