@@ -158,13 +158,7 @@ class PlantServer:
             self._task = None
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await self.stop_stepping()
         await self._down()
 
     async def _loop(self) -> None:
