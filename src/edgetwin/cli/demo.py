@@ -42,20 +42,31 @@ def _state_dir(db: Path) -> Path:
     return db.with_name(db.stem + ".state")
 
 
+def _module_file(given: Path | None, default: Path, what: str, hint: str) -> Path | None:
+    """The module the user named (must exist), else the default one if it has been built."""
+    if given is not None:
+        if not given.exists():
+            raise typer.BadParameter(f"{given}: no such {what} module")
+        return given
+    if default.exists():
+        return default
+    console.print(f"[dim]no {what} module ({default}): {hint}[/]")
+    return None
+
+
 def _station(
     plant: PlantConfig, module: Path | None, db: Path, speed: float, horizon_s: float, start_ns: int
 ) -> Any:
     """The simulated inspection station, when the plant has it and a module is at hand."""
-    path = module or Path("artifacts/inspection.zip")
     if not any(a.path == STATION for a in plant.assets):
         return None
-    if not path.exists():
-        if module is not None:
-            raise typer.BadParameter(f"{module}: no such inspection module")
-        console.print(
-            "[dim]no inspection module (artifacts/inspection.zip): the station stays idle; "
-            "`make artifacts/inspection.zip` builds one[/]"
-        )
+    path = _module_file(
+        module,
+        Path("artifacts/inspection.zip"),
+        "inspection",
+        "the station stays idle; `make artifacts/inspection.zip` builds one",
+    )
+    if path is None:
         return None
     from edgetwin.runtime.station_source import StationSource
     from edgetwin.vision.inspect import Inspector
@@ -80,24 +91,20 @@ def _trace(pipeline: Pipeline, db: Path, plant: PlantConfig) -> None:
     recorder = DecisionRecorder.beside(db)
     for monitor in pipeline.monitors:
         if isinstance(monitor, ModuleMonitor):
-            ref = monitor.module_ref
-            recorder.deployed(
-                {"name": ref["module"], "version": ref["version"], "sha256": ref["sha256"]},
-                f"{plant.name}/{monitor.name}",
-            )
+            recorder.deployed(monitor.trace_ref, f"{plant.name}/{monitor.name}")
     pipeline.add_listener(recorder)
 
 
 def _diagnosis(plant: PlantConfig, module: Path | None) -> list[Any]:
     """The bearing diagnosis module on every asset's `vib_de`, when a module is at hand."""
-    path = module or Path("artifacts/diagnosis.zip")
-    if not path.exists():
-        if module is not None:
-            raise typer.BadParameter(f"{module}: no such diagnosis module")
-        console.print(
-            "[dim]no bearing diagnosis module (artifacts/diagnosis.zip); build one with "
-            "`edgetwin pdm train-diagnosis --data ../shared/data/cwru --out artifacts/diagnosis.zip`[/]"
-        )
+    path = _module_file(
+        module,
+        Path("artifacts/diagnosis.zip"),
+        "bearing diagnosis",
+        "build one with `edgetwin pdm train-diagnosis --data ../shared/data/cwru "
+        "--out artifacts/diagnosis.zip`",
+    )
+    if path is None:
         return []
     cfg = MonitorConfig(name="diagnosis", kind="diagnosis", module=str(path), signals=["vib_de"])
     return [build_monitor(cfg, plant)]

@@ -69,6 +69,7 @@ class ModuleMonitor:
         from edgetwin.trace.records import module_ref
 
         ref = module_ref(module_path)
+        self.trace_ref = ref  # name, version, sha256, task, path: what the ledger records
         self.module_ref = {
             "module": ref["name"],
             "version": ref["version"],
