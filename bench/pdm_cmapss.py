@@ -71,7 +71,7 @@ def run_one(
 ) -> dict:
     from edgetwin.pdm.datasets.cmapss import load_runs
     from edgetwin.pdm.rul.estimator import CnnRulRegressor
-    from edgetwin.pdm.rul.module import evaluate_module, export_module
+    from edgetwin.pdm.rul.module import METRIC_KEYS, evaluate_module, export_module
 
     runs = load_runs(root / f"train_{subset}.txt")
     t0 = time.perf_counter()
@@ -99,21 +99,7 @@ def run_one(
         "p50_ms_int8": p50_8,
         "p99_ms_int8": p99_8,
     }
-    row.update(
-        {
-            k: fp32[k]
-            for k in (
-                "rmse",
-                "score",
-                "coverage",
-                "rmse_raw",
-                "score_raw",
-                "coverage_raw",
-                "interval_width",
-                "coverage_target",
-            )
-        }
-    )
+    row.update({k: fp32[k] for k in (*METRIC_KEYS, "coverage_target")})
     logging.info(
         "%s seed %d: %s",
         subset,

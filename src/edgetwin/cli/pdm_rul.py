@@ -75,7 +75,7 @@ def eval_rul(
 ) -> None:
     """Score a module on the official test split: RMSE, PHM08 score, interval coverage, plot."""
     from edgetwin.edge import read_manifest, update_module
-    from edgetwin.pdm.rul.module import evaluate_module
+    from edgetwin.pdm.rul.module import METRIC_KEYS, evaluate_module
     from edgetwin.pdm.rul.plot import plot_predictions
 
     console = Console()
@@ -111,16 +111,7 @@ def eval_rul(
     console.print(f"plot: {png}", highlight=False)
     if record:
         manifest = read_manifest(model)
-        keys = (
-            "rmse",
-            "score",
-            "coverage",
-            "rmse_raw",
-            "score_raw",
-            "coverage_raw",
-            "interval_width",
-        )
-        measured = {f"{test.stem}_{precision}_{k}": round(float(res[k]), 4) for k in keys}
+        measured = {f"{test.stem}_{precision}_{k}": round(float(res[k]), 4) for k in METRIC_KEYS}
         update_module(
             model,
             manifest=manifest.model_copy(

@@ -40,6 +40,16 @@ from edgetwin.pdm.metrics import interval_coverage, mean_interval_width, phm08_s
 log = logging.getLogger(__name__)
 
 PREPROCESS = "edgetwin.pdm.rul.windows:preprocess_histories"
+#: The accuracy figures `evaluate_module` measures, as the CLI records and the bench reports them.
+METRIC_KEYS = (
+    "rmse",
+    "score",
+    "coverage",
+    "rmse_raw",
+    "score_raw",
+    "coverage_raw",
+    "interval_width",
+)
 POSTPROCESS = "edgetwin.pdm.rul.conformal:rul_with_interval"
 PROTOCOL = (
     "C-MAPSS: piecewise-linear target capped at 125 cycles; one prediction per test engine at its "
