@@ -112,3 +112,22 @@ def test_watchdog_aborts_a_slow_model(tmp_path):
     # with a generous watchdog the same call completes
     ok = ModuleRunner(mod, watchdog_ms=60_000).run_window(np.ones((2, 512), np.float32))
     assert ok.output.shape == (2, 512)
+
+
+def test_native_fast_path_falls_back_to_the_wrapper(module, cnn_inputs):
+    """`run` calls onnxruntime's native session; when that fails the Python wrapper runs the
+    call (its messages, its provider fallback) and the native binding is taken again."""
+    feeds = module.preprocess(cnn_inputs[:2])
+    expected = module.session.run(None, feeds)[0]
+    calls = []
+
+    def broken(*args):
+        calls.append(args)
+        raise RuntimeError("native session replaced by a provider fallback")
+
+    module._native_run = broken
+    np.testing.assert_array_equal(module.run(feeds)[module.output_names[0]], expected)
+    assert len(calls) == 1 and module._native_run is not broken  # re-bound after the fallback
+    np.testing.assert_array_equal(module.run(feeds)[module.output_names[0]], expected)
+    with pytest.raises(ModuleError, match="manifest.inputs"):
+        module.run({"x": np.zeros((1, 3, 128), np.float32)})

@@ -318,6 +318,21 @@ class EdgeModule:
         self._primary_output = str((manifest.postprocess or {}).get("output", self.output_names[0]))
         self._pre = self._processing(manifest.preprocess)
         self._post = self._processing(manifest.postprocess)
+        self._bind_native()
+
+    def _bind_native(self) -> None:
+        """Bind the session's native `run` for the hot path.
+
+        `InferenceSession.run` is a Python wrapper that re-checks the feed names on every call
+        (about 1.3 us, 3 % of a 42 us INT8 model) before calling the pybind11 session, which
+        checks names, ranks and types again in C++ anyway. `run` calls the native session
+        directly and falls back to the wrapper on any error, so error messages and
+        onnxruntime's provider fallback (which replaces the native session) behave as before.
+        """
+        native = getattr(self.session, "_sess", None)
+        self._native_run: Callable[..., list[Any]] | None = (
+            getattr(native, "run", None) if native is not None else None
+        )
 
     @staticmethod
     def _processing(
@@ -375,10 +390,19 @@ class EdgeModule:
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Raw ONNX outputs by name; no processing, no copies beyond onnxruntime's own."""
+        native = self._native_run
+        if native is not None:
+            try:
+                return dict(
+                    zip(self.output_names, native(self.output_names, feeds, None), strict=True)
+                )
+            except Exception:
+                pass  # the wrapper below restates the error or recovers (provider fallback)
         try:
             outs = self.session.run(self.output_names, feeds)
         except Exception as exc:
             raise self.inference_error(exc) from exc
+        self._bind_native()  # a provider fallback replaces the native session
         return dict(zip(self.output_names, outs, strict=True))
 
     def inference_error(self, exc: Exception) -> ModuleError:

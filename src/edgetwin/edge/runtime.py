@@ -112,6 +112,7 @@ class ModuleRunner:
     ) -> None:
         self.module = module
         op = module.manifest.operation
+        self._budget_ms = float("inf")
         self.latency_budget_ms = (
             latency_budget_ms if latency_budget_ms is not None else op.latency_budget_ms
         )
@@ -134,6 +135,7 @@ class ModuleRunner:
         self._preprocess = module.preprocess
         self._run = module.run
         self._postprocess = module.postprocess
+        self._record_latency = self.latencies.append
 
     def _run_graph(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if self.watchdog_ms is None:
@@ -164,44 +166,61 @@ class ModuleRunner:
         return dict(zip(self.module.output_names, outs, strict=True))
 
     def run_window(self, x: Any, meta: dict[str, Any] | None = None) -> WindowResult:
-        """Run one window (or a batch of windows) through the module."""
+        """Run one window (or a batch of windows) through the module.
+
+        The hot path is kept to what the runner must add (two clock reads, the latency ring,
+        the budget compare, the result): on a 40 us INT8 model every microsecond is 2.5 %.
+        """
         t0 = _clock()
         try:
             feeds = self._preprocess(x)
-            raw = self._run_graph(feeds) if self.watchdog_ms is not None else self._run(feeds)
+            raw = self._run(feeds) if self.watchdog_ms is None else self._run_graph(feeds)
             output = self._postprocess(raw)
         except Exception:
             self.errors += 1
             raise
         t1 = _clock()
-        latency = (t1 - t0) * 1e3
+        elapsed = t1 - t0
+        latency = elapsed * 1e3
         self.calls += 1
-        self.latencies.append(latency)
-        budget = self.latency_budget_ms
-        over = budget is not None and latency > budget
+        self._record_latency(latency)
+        over = latency > self._budget_ms
         if over:
-            self.over_budget += 1
-            if self.over_budget == 1 or self.over_budget % 100 == 0:
-                log.warning(
-                    "module %s: %.2f ms over budget %.2f ms (%d calls over so far)",
-                    self.module.manifest.name,
-                    latency,
-                    budget,
-                    self.over_budget,
-                )
-        self._infer_s += t1 - t0
+            self._count_over_budget(latency)
+        self._infer_s += elapsed
         if self._drift and self._drift_s <= self.drift_overhead * self._infer_s:
-            for name, tracker in self._drift.items():
-                if name in feeds:
-                    tracker.update(feeds[name])
-            self.drift_updates += 1
-            # Charge the median recent update cost, not this one: a single update that the OS
-            # preempted would otherwise starve drift tracking for thousands of windows.
-            self._drift_cost.append(_clock() - t1)
-            self._drift_s += sorted(self._drift_cost)[len(self._drift_cost) // 2]
-        return WindowResult(
-            output=output, raw=raw, latency_ms=latency, over_budget=over, meta=meta or {}
-        )
+            self._track_drift(feeds, t1)
+        return WindowResult(output, raw, latency, over, {} if meta is None else meta)
+
+    @property
+    def latency_budget_ms(self) -> float | None:
+        """The per-call budget in ms (None: unbounded)."""
+        return None if self._budget_ms == float("inf") else self._budget_ms
+
+    @latency_budget_ms.setter
+    def latency_budget_ms(self, value: float | None) -> None:
+        self._budget_ms = float("inf") if value is None else float(value)
+
+    def _count_over_budget(self, latency: float) -> None:
+        self.over_budget += 1
+        if self.over_budget == 1 or self.over_budget % 100 == 0:
+            log.warning(
+                "module %s: %.2f ms over budget %.2f ms (%d calls over so far)",
+                self.module.manifest.name,
+                latency,
+                self._budget_ms,
+                self.over_budget,
+            )
+
+    def _track_drift(self, feeds: dict[str, np.ndarray], t_start: float) -> None:
+        for name, tracker in self._drift.items():
+            if name in feeds:
+                tracker.update(feeds[name])
+        self.drift_updates += 1
+        # Charge the median recent update cost, not this one: a single update that the OS
+        # preempted would otherwise starve drift tracking for thousands of windows.
+        self._drift_cost.append(_clock() - t_start)
+        self._drift_s += sorted(self._drift_cost)[len(self._drift_cost) // 2]
 
     def metrics(self) -> dict[str, Any]:
         """Live latency (ms) percentiles, budget violations, watchdog aborts, input drift."""
