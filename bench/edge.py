@@ -12,7 +12,9 @@ hold-out is not touched. Then, in the same run:
    (target <= 5 %), medians over rounds with interleaved order;
 4. INT8 vs fp32 latency (target >= 2.5x speed-up) and test accuracy change (target <= 1 %);
 5. accuracy under the time-series perturbations at graded severities, fp32 and INT8;
-6. the same speed-up / overhead figures for every module committed under `artifacts/`.
+6. the same speed-up / overhead figures for every module committed under `artifacts/`;
+7. robustness tables of the PdM modules themselves (bearing diagnosis on CWRU, RUL on the
+   C-MAPSS test split) when they are built under `artifacts/` (`bench/edge_pdm.py`).
 
 Run: `nice .venv/bin/python bench/edge.py [--data /work/shared/data/cwru] [--rounds 7]`
 """
@@ -287,6 +289,9 @@ def main() -> None:
         "--reuse", action="store_true", help="load --module instead of training (latency re-runs)"
     )
     ap.add_argument("--skip-robustness", action="store_true")
+    ap.add_argument(
+        "--skip-pdm", action="store_true", help="no robustness tables of the artifacts/ PdM modules"
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     # the bench signs with its own dev key; kept beside --module so --reuse trusts it
@@ -437,6 +442,18 @@ def main() -> None:
     print_table("committed modules under artifacts/: overhead", others_over)
     print_table("committed modules under artifacts/: INT8 speed-up", others_speed)
     results["artifacts"] = {"overhead": others_over, "speedup": others_speed}
+    if not (args.skip_robustness or args.skip_pdm):
+        from edge_pdm import DATA, run
+
+        results["pdm_robustness"] = run(
+            ROOT / "artifacts" / "diagnosis.zip",
+            ROOT / "artifacts" / "rul_fd001.zip",
+            "FD001",
+            ["fp32", "int8"],
+            DATA / "cmapss",
+            DATA / "cwru",
+            args.seed,
+        )
     if args.out:
         args.out.write_text(json.dumps(results, indent=2, default=str))
         console.print(f"wrote {args.out}")

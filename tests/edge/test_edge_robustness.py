@@ -96,3 +96,24 @@ def test_table_rejects_unknown_names():
         robustness_table(_zero_crossing_classifier, x, y, perturbations=["smoke"])
     with pytest.raises(DataError, match="metric 'top5'"):
         robustness_table(_zero_crossing_classifier, x, y, metric="top5")
+
+
+def test_extra_inputs_ride_along_unperturbed():
+    """A clean side input (here the tone's expected crossing count) reaches predict_fn sliced
+    with its batch and untouched by the perturbation."""
+    x, y = _windows(50)
+    expected = np.where(y == 1, 14, 8)
+    seen: list[np.ndarray] = []
+
+    def predict(batch: np.ndarray, crossings: np.ndarray) -> np.ndarray:
+        seen.append(crossings)
+        return (crossings > 11).astype(int)  # the side input alone decides
+
+    table = robustness_table(
+        predict, x, y, perturbations=["offset"], batch_size=16, extra={"crossings": expected}
+    )
+    assert table.matrix()["offset"] == [1.0] * 6
+    assert [len(s) for s in seen[:4]] == [16, 16, 16, 2]
+    np.testing.assert_array_equal(np.concatenate(seen[:4]), expected)
+    with pytest.raises(DataError, match="extra\\['crossings'\\] has 3 samples"):
+        robustness_table(predict, x, y, extra={"crossings": expected[:3]})

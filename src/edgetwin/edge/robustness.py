@@ -30,7 +30,7 @@ so the table does not depend on which other perturbations were run.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -386,7 +386,7 @@ def resolve_perturbations(
 
 
 def robustness_table(
-    predict_fn: Callable[[np.ndarray], np.ndarray],
+    predict_fn: Callable[..., np.ndarray],
     X: np.ndarray,
     y: np.ndarray,
     metric: str | Callable[[np.ndarray, np.ndarray], float] = "accuracy",
@@ -396,17 +396,35 @@ def robustness_table(
     seed: int = 0,
     layout: str = "NHWC",
     batch_size: int = 256,
+    extra: Mapping[str, np.ndarray] | None = None,
 ) -> RobustnessTable:
-    """Evaluate `metric(y, predict_fn(perturb(X)))` for each perturbation and severity."""
+    """Evaluate `metric(y, predict_fn(perturb(X)))` for each perturbation and severity.
+
+    `extra` holds per-sample inputs the perturbations must leave alone, because they stand for
+    a different, clean source: the measured shaft speed beside a vibration window, the commanded
+    operating settings beside sensor histories. They are sliced with `X` and passed to
+    `predict_fn(x_batch, **extra_batch)`.
+    """
     metric_fn = _metric(metric) if isinstance(metric, str) else metric
     metric_name = metric if isinstance(metric, str) else getattr(metric, "__name__", "metric")
     y_arr = np.asarray(y)
     if len(X) != len(y_arr):
         raise DataError(f"X has {len(X)} samples but y has {len(y_arr)}; pass matching arrays")
+    side = {k: np.asarray(v) for k, v in (extra or {}).items()}
+    for k, v in side.items():
+        if len(v) != len(y_arr):
+            raise DataError(
+                f"extra[{k!r}] has {len(v)} samples, X has {len(X)}; pass matching arrays"
+            )
 
     def predict(x: np.ndarray) -> np.ndarray:
         parts = [
-            np.asarray(predict_fn(x[i : i + batch_size])) for i in range(0, len(x), batch_size)
+            np.asarray(
+                predict_fn(
+                    x[i : i + batch_size], **{k: v[i : i + batch_size] for k, v in side.items()}
+                )
+            )
+            for i in range(0, len(x), batch_size)
         ]
         return np.concatenate(parts)
 
