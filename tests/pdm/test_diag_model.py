@@ -8,6 +8,7 @@ import pytest
 
 from edgetwin.core.errors import ConfigError, DataError, ModuleError
 from edgetwin.edge import EdgeModule
+from edgetwin.pdm.diagnose.experts import DiagnosisExperts
 from edgetwin.pdm.diagnose.model import EVIDENCE, EnvelopeDiagnoser, feature_family
 from edgetwin.pdm.diagnose.module import build_diagnosis_module, feature_params, module_predict
 from edgetwin.pdm.features.bearing import SKF_6205_2RS, defect_frequencies
@@ -112,7 +113,8 @@ def test_module_round_trip_on_synthetic_faults(tmp_path):
     wins = np.stack([_synthetic(f, s) for f in fams for s in range(6)])
     labels = [f for f in fams for _ in range(6)]
     params = feature_params(RATE)
-    model = EnvelopeDiagnoser().fit(envelope_features(wins, shaft_hz=SHAFT, **params), labels)
+    model = DiagnosisExperts().fit(envelope_features(wins, shaft_hz=SHAFT, **params), labels)
+    assert model.generic_ is not None  # band shares present, a healthy class and two fault types
     path = build_diagnosis_module(model, tmp_path / "diag.zip", params, verification={"acc": 1.0})
     mod = EdgeModule.load(path)
     assert mod.manifest.task == "diagnosis"

@@ -49,7 +49,7 @@ def _run_protocols(
 ) -> dict[str, Any]:
     from rich.progress import Progress
 
-    from edgetwin.pdm.diagnose.model import EnvelopeDiagnoser
+    from edgetwin.pdm.diagnose.experts import DiagnosisExperts
     from edgetwin.pdm.diagnose.module import module_predictor
     from edgetwin.pdm.diagnose.splits import make_folds
     from edgetwin.pdm.diagnose.train import run_split
@@ -69,7 +69,7 @@ def _run_protocols(
                 params,
                 lambda m, p: module_predictor(m, p, params),
                 progress=advance,
-                make_model=lambda: EnvelopeDiagnoser(prior=prior),
+                make_model=lambda: DiagnosisExperts(prior=prior),
             )
         out[split] = res
     return out
@@ -89,7 +89,7 @@ def train_diagnosis(
     from edgetwin.edge import EdgeModule, update_module
     from edgetwin.edge.module import read_manifest
     from edgetwin.pdm.datasets.cwru import CLASSES
-    from edgetwin.pdm.diagnose.model import EnvelopeDiagnoser
+    from edgetwin.pdm.diagnose.experts import DiagnosisExperts
     from edgetwin.pdm.diagnose.module import (
         build_diagnosis_module,
         feature_params,
@@ -111,7 +111,7 @@ def train_diagnosis(
             params,
             window,
             FeatureCache(records, window, params),
-            lambda: EnvelopeDiagnoser(prior=prior),
+            lambda: DiagnosisExperts(prior=prior),
         )
     path = build_diagnosis_module(model, out, params, data_files=[r.meta.path for r in records])
     mod = EdgeModule.load(path, intra_op_threads=1)

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from edgetwin.edge import DatasetRef, EdgeModule, Manifest, ModelInfo, TensorSpec, build_module
 from edgetwin.edge.manifest import Operation
+from edgetwin.pdm.diagnose.experts import DiagnosisExperts
 from edgetwin.pdm.diagnose.model import INPUT_NAME, OUTPUT_NAME, EnvelopeDiagnoser
 from edgetwin.pdm.features.bearing import SKF_6205_2RS, BearingGeometry
 from edgetwin.pdm.features.envelope import feature_names
@@ -40,11 +41,12 @@ def feature_params(
         "min_lo_hz": 500.0,
         "exclusive": True,
         "layout": "family",
+        "band_shares": 16,
     }
 
 
 def build_diagnosis_module(
-    model: EnvelopeDiagnoser,
+    model: EnvelopeDiagnoser | DiagnosisExperts,
     out_path: str | Path,
     params: Mapping[str, Any],
     *,
@@ -69,7 +71,13 @@ def build_diagnosis_module(
                 shape=["batch", model.n_features_in_],
                 dtype="float32",
                 description="envelope_features output, columns: "
-                + ", ".join(feature_names(harmonics, str(params.get("layout", "harmonic")))),
+                + ", ".join(
+                    feature_names(
+                        harmonics,
+                        str(params.get("layout", "harmonic")),
+                        int(params.get("band_shares", 0)),
+                    )
+                ),
             )
         },
         outputs={
@@ -88,10 +96,14 @@ def build_diagnosis_module(
             "log peak/median ratios at harmonics of shaft, BPFO, BPFI, BSF, FTF and sidebands",
             "a search bin shared by two families counts for the nearer target (exclusive)",
             "layout 'family': mean log ratio over harmonics per band and family",
+            "band_shares: log spectral band-energy shares (generic expert, fault type only)",
         ],
         model=ModelInfo(
-            family="logistic-regression",
+            family="logistic-regression"
+            if isinstance(model, EnvelopeDiagnoser)
+            else "logistic-regression experts (physics: health; physics x generic: fault type)",
             hyperparameters={
+                "prior": model.prior,
                 "C": model.C,
                 "max_iter": model.max_iter,
                 "classes": list(model.classes_),
@@ -116,7 +128,9 @@ def module_predict(
     return [str(v) for v in module.predict({"waveform": x, "shaft_hz": shaft})]
 
 
-def module_predictor(model: EnvelopeDiagnoser, path: Path, params: Mapping[str, Any]) -> Any:
+def module_predictor(
+    model: EnvelopeDiagnoser | DiagnosisExperts, path: Path, params: Mapping[str, Any]
+) -> Any:
     """Export `model` to `path` and return (windows, shaft_hz) -> labels through the module."""
     mod = EdgeModule.load(build_diagnosis_module(model, path.with_suffix(".zip"), params))
     return lambda x, shaft: module_predict(mod, x, shaft)

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edgetwin.pdm.datasets.cwru import CLASSES, CwruRecord
+from edgetwin.pdm.diagnose.experts import DiagnosisExperts
 from edgetwin.pdm.diagnose.model import EnvelopeDiagnoser
 from edgetwin.pdm.diagnose.splits import WindowRef, make_folds
 from edgetwin.pdm.features.envelope import envelope_features
@@ -25,6 +26,7 @@ from edgetwin.pdm.features.envelope import envelope_features
 log = logging.getLogger(__name__)
 
 WINDOW_S = 1.0
+Model = EnvelopeDiagnoser | DiagnosisExperts
 HOP_S = 0.5
 
 
@@ -121,8 +123,8 @@ def fit_windows(
     params: dict[str, Any],
     window: int,
     cache: FeatureCache | None = None,
-    make_model: Callable[[], EnvelopeDiagnoser] = EnvelopeDiagnoser,
-) -> EnvelopeDiagnoser:
+    make_model: Callable[[], Model] = DiagnosisExperts,
+) -> Model:
     """Fit a fresh `make_model()` on the windows `refs`."""
     cache = cache or FeatureCache(records, window, params)
     return make_model().fit(cache(refs), [r.label for r in refs])
@@ -135,12 +137,12 @@ def run_split(
     records: Sequence[CwruRecord],
     split: str,
     params: dict[str, Any],
-    predictor_for: Callable[[EnvelopeDiagnoser, Path], Predictor],
+    predictor_for: Callable[[Model, Path], Predictor],
     *,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     features: Callable[..., NDArray[np.float32]] = envelope_features,
-    make_model: Callable[[], EnvelopeDiagnoser] = EnvelopeDiagnoser,
+    make_model: Callable[[], Model] = DiagnosisExperts,
 ) -> SplitResult:
     """Run every fold of `split`: fit, export through `predictor_for`, evaluate the export.
 

@@ -54,21 +54,37 @@ LAYOUTS: tuple[str, ...] = ("harmonic", "family")
 _EPS = 1e-12
 
 
-def feature_names(harmonics: int = 3, layout: str = "harmonic") -> list[str]:
-    """Column names of `envelope_features`, in order (`layout` as in `envelope_features`)."""
+SHARE_PREFIX = "share_"
+
+
+def feature_names(harmonics: int = 3, layout: str = "harmonic", band_shares: int = 0) -> list[str]:
+    """Column names of `envelope_features`, in order (`layout`, `band_shares` as there)."""
     _check_layout(layout)
     names: list[str] = []
     if layout == "family":  # one harmonic-mean score per band and family
         for band in BANDS:
             names += [f"{band}_{fam}_hmean" for fam in FAMILIES]
             names += [f"{band}_{fam}_sb_hmean" for fam in SIDEBANDS]
-        return names + [f"time_{n}" for n in TIME_FEATURES] + ["sk_max"]
-    for band in BANDS:
-        for fam in FAMILIES:
-            names += [f"{band}_{fam}_h{h}" for h in range(1, harmonics + 1)]
-        for fam in SIDEBANDS:
-            names += [f"{band}_{fam}_sb_h{h}" for h in range(1, harmonics + 1)]
-    return names + [f"time_{n}" for n in TIME_FEATURES] + ["sk_max"]
+    else:
+        for band in BANDS:
+            for fam in FAMILIES:
+                names += [f"{band}_{fam}_h{h}" for h in range(1, harmonics + 1)]
+            for fam in SIDEBANDS:
+                names += [f"{band}_{fam}_sb_h{h}" for h in range(1, harmonics + 1)]
+    names += [f"time_{n}" for n in TIME_FEATURES] + ["sk_max"]
+    return names + [f"{SHARE_PREFIX}{i:02d}" for i in range(int(band_shares))]
+
+
+def band_share_features(spectrum: NDArray[np.complexfloating], n_bands: int) -> NDArray[np.float64]:
+    """log10 of the share of spectral energy in `n_bands` equal slices of 0..Nyquist: [batch, n].
+
+    Generic, scale-free spectral shape, no bearing physics: it describes the machine's transfer
+    path and resonances, which is what identifies a *particular* bearing on a rig. The default
+    diagnoser only lets it re-rank fault types (`edgetwin.pdm.diagnose.experts`).
+    """
+    power = spectrum[:, 1:].real ** 2 + spectrum[:, 1:].imag ** 2
+    energy = np.stack([b.sum(axis=1) for b in np.array_split(power, n_bands, axis=1)], axis=1)
+    return np.log10(energy / (energy.sum(axis=1, keepdims=True) + _EPS) + _EPS)
 
 
 _BG_POINTS = 41  # bins sampled from each background window (its median is the background)
@@ -220,6 +236,7 @@ def envelope_features(
     min_lo_hz: float = 500.0,
     exclusive: bool = False,
     layout: str = "harmonic",
+    band_shares: int = 0,
 ) -> NDArray[np.float32]:
     """Feature matrix [batch, len(feature_names(harmonics))] of vibration windows.
 
@@ -230,7 +247,8 @@ def envelope_features(
     tol: relative search tolerance around each defect frequency (bearings slip 1-2 %).
     exclusive: a bin in the search windows of two families counts for the nearer target only.
     layout: "harmonic" (a column per harmonic) or "family" (harmonic mean per band and family);
-    see the module docstring. Columns: `feature_names(harmonics, layout)`.
+    see the module docstring. band_shares: append that many log spectral band-energy shares
+    (`band_share_features`; 0: none). Columns: `feature_names(harmonics, layout, band_shares)`.
     """
     _check_layout(layout)
     if isinstance(windows, Mapping):
@@ -252,7 +270,8 @@ def envelope_features(
     # Cepstral pre-whitening (unit magnitude, phase kept; Smith & Randall 2015): discrete tones and
     # the transfer path's resonances flatten out, and the impact train stands out in the wide band.
     white = spectrum / (np.abs(spectrum) + _EPS)
-    feats = np.zeros((batch, len(feature_names(harmonics, layout))), dtype=np.float64)
+    n_shares = int(band_shares)
+    feats = np.zeros((batch, len(feature_names(harmonics, layout, n_shares))), dtype=np.float64)
     for i in range(batch):
         freqs = defect_frequencies(geometry, float(shaft[i]))
         fmax = harmonics * max(freqs["bpfi"], freqs["bsf"]) + 2 * freqs["shaft"]
@@ -270,6 +289,9 @@ def envelope_features(
         ]
         flat = np.concatenate(row)
         feats[i, : flat.size] = flat
-    feats[:, -len(TIME_FEATURES) - 1 : -1] = time_features(x)
-    feats[:, -1] = np.log10(1.0 + np.maximum(sk[np.arange(batch), best], 0.0))
+    end = feats.shape[1] - n_shares
+    feats[:, end - len(TIME_FEATURES) - 1 : end - 1] = time_features(x)
+    feats[:, end - 1] = np.log10(1.0 + np.maximum(sk[np.arange(batch), best], 0.0))
+    if n_shares:
+        feats[:, end:] = band_share_features(spectrum, n_shares)
     return feats.astype(np.float32)

@@ -1,0 +1,231 @@
+"""The default diagnoser: the physics model decides health, two experts agree on the fault type.
+
+Two experts, each a logistic regression:
+
+- the *physics* expert (`EnvelopeDiagnoser`, sign-constrained prior) on the envelope features
+  (defect-frequency energy, time statistics) gives P(normal) and P(fault type);
+- a *generic* expert (plain logistic regression on the time statistics and the log spectral
+  band-energy shares, no bearing physics), trained on the fault windows only, gives
+  P(fault type | faulty).
+
+The combined probabilities are
+
+    P(normal)   = P_phys(normal)
+    P(fault c)  = (1 - P_phys(normal)) * softmax_c(log P_phys(c) + log P_gen(c))
+
+a product of the two experts over the fault types, each counted once (no weight to tune), while
+the healthy/faulty decision stays the physics model's alone. Why: the band shares describe the
+rig's transfer path, so they recognise a *bearing* they have seen (load-wise: the same bearings
+at another load) but not a defect; they must not decide whether a machine is healthy (trained on
+CWRU's one normal recording, the band shares call every healthy simulated pump faulty), and on an
+unseen bearing a product lets the physics evidence outvote them where it is clear. Without
+band-share columns the model is the physics expert alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from edgetwin.core.errors import DataError, ModuleError
+from edgetwin.pdm.diagnose.model import INPUT_NAME, OUTPUT_NAME, EnvelopeDiagnoser, _default_names
+from edgetwin.pdm.features.envelope import LAYOUTS, SHARE_PREFIX, feature_names
+from edgetwin.pdm.features.timedomain import TIME_FEATURES
+
+NORMAL = "normal"
+_GENERIC_TIME = tuple(f"time_{n}" for n in TIME_FEATURES)
+_MASK = -1e9  # logit that removes the healthy class from the fault-type softmax
+
+
+def _names_for(n_columns: int) -> list[str]:
+    """`envelope_features` names (3 harmonics) of the layout/band-share count with n columns."""
+    for layout in LAYOUTS:
+        base = len(feature_names(3, layout))
+        if n_columns >= base:
+            names = feature_names(3, layout, n_columns - base)
+            if n_columns - base == 0 or layout == "family":
+                return names
+    return _default_names(n_columns)
+
+
+class DiagnosisExperts:
+    """Physics expert for health, product of physics and generic experts for the fault type.
+
+    C, max_iter: as `EnvelopeDiagnoser` (both experts); prior: the physics expert's prior;
+    feature_names: column names (default: `envelope_features` names with as many columns as X).
+    Columns named `share_*` go to the generic expert only (with the time statistics); the rest to
+    the physics expert. Learned: `classes_`, `physics_`, `generic_` (None without band shares),
+    `physics_cols_`, `generic_cols_`, `n_features_in_`.
+    """
+
+    def __init__(
+        self,
+        C: float = 1.0,
+        max_iter: int = 3000,
+        prior: str = "strict",
+        feature_names: Sequence[str] | None = None,
+    ) -> None:
+        self.C = C
+        self.max_iter = max_iter
+        self.prior = prior
+        self.feature_names = feature_names
+
+    def fit(self, X: ArrayLike, y: Sequence[str]) -> DiagnosisExperts:
+        """Fit both experts on features X [n, F] and string labels y."""
+        x = np.asarray(X, dtype=np.float64)
+        labels = np.asarray(y).astype(str)
+        if x.ndim != 2:
+            raise DataError(f"X shape {x.shape}: need [n, F] features")
+        names = list(self.feature_names or _names_for(x.shape[1]))
+        if len(names) != x.shape[1]:
+            raise DataError(
+                f"{x.shape[1]} feature columns but {len(names)} feature names: pass "
+                "feature_names= matching X"
+            )
+        shares = [j for j, n in enumerate(names) if n.startswith(SHARE_PREFIX)]
+        self.physics_cols_ = np.array([j for j in range(len(names)) if j not in shares])
+        self.physics_ = EnvelopeDiagnoser(
+            self.C, self.max_iter, self.prior, [names[j] for j in self.physics_cols_]
+        ).fit(x[:, self.physics_cols_], labels.tolist())
+        self.classes_ = self.physics_.classes_
+        self.n_features_in_ = x.shape[1]
+        self.generic_: EnvelopeDiagnoser | None = None
+        self.generic_cols_ = np.array(
+            [names.index(n) for n in _GENERIC_TIME if n in names] + shares, dtype=np.int64
+        )
+        faulty = labels != NORMAL
+        if shares and NORMAL in self.classes_ and np.unique(labels[faulty]).size >= 2:
+            self.generic_ = EnvelopeDiagnoser(self.C, self.max_iter, prior="none").fit(
+                x[faulty][:, self.generic_cols_], labels[faulty].tolist()
+            )
+        return self
+
+    def _check(self) -> None:
+        if not hasattr(self, "physics_"):
+            raise ModuleError("DiagnosisExperts is not fitted: call fit(X, y) first")
+
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Class probabilities [n, n_classes] in `classes_` order."""
+        self._check()
+        x = np.asarray(X, dtype=np.float64)
+        p = self.physics_.predict_proba(x[:, self.physics_cols_])
+        if self.generic_ is None:
+            return p
+        classes = self.classes_.tolist()
+        normal = classes.index(NORMAL)
+        faults = [classes.index(c) for c in self.generic_.classes_]
+        logq = np.log(p[:, faults] + 1e-30) + np.log(
+            self.generic_.predict_proba(x[:, self.generic_cols_]) + 1e-30
+        )
+        q = np.exp(logq - logq.max(axis=1, keepdims=True))
+        q /= q.sum(axis=1, keepdims=True)
+        out = np.zeros_like(p)
+        out[:, normal] = p[:, normal]
+        out[:, faults] = (1.0 - p[:, normal])[:, None] * q
+        return out
+
+    def predict(self, X: ArrayLike) -> NDArray[np.str_]:
+        """Class names [n]."""
+        return np.asarray(self.classes_[np.argmax(self.predict_proba(X), axis=1)])
+
+    def score(self, X: ArrayLike, y: Sequence[str]) -> float:
+        """Accuracy."""
+        return float(np.mean(self.predict(X) == np.asarray(y)))
+
+    def _affine(
+        self, expert: EnvelopeDiagnoser, cols: NDArray[np.int64], n_out: int, rows: list[int]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Expert logits as one affine map of the raw feature vector: weight [F, n_out], bias."""
+        w = np.zeros((self.n_features_in_, n_out))
+        b = np.full(n_out, _MASK)
+        coef = expert.coef_ / expert.scale_[None, :]
+        w[np.ix_(cols, np.asarray(rows, dtype=np.int64))] = coef.T
+        b[rows] = expert.intercept_ - coef @ expert.mean_
+        return w, b
+
+    def to_onnx(self) -> bytes:
+        """ONNX graph features [batch, F] float32 -> probabilities [batch, n_classes] float32."""
+        from onnx import helper, numpy_helper
+
+        self._check()
+        if self.generic_ is None:
+            return self._physics_only_onnx()
+        classes = self.classes_.tolist()
+        k = len(classes)
+        normal = classes.index(NORMAL)
+        faults = [classes.index(c) for c in self.generic_.classes_]
+        wp, bp = self._affine(self.physics_, self.physics_cols_, k, list(range(k)))
+        wg, bg = self._affine(self.generic_, self.generic_cols_, k, faults)
+        bg[normal] = 0.0
+        mask = np.zeros(k)
+        mask[normal] = _MASK  # the fault-type softmax ignores the healthy class
+        e_normal = np.zeros((k, 1))
+        e_normal[normal] = 1.0
+        onehot = e_normal.T
+        f32 = np.float32
+        consts = {
+            "wp": wp,
+            "bp": bp,
+            "wg": wg,
+            "bg": bg,
+            "mask": mask,
+            "e_normal": e_normal,
+            "onehot_normal": onehot,
+            "one": np.ones(1),
+        }
+        inits = [numpy_helper.from_array(v.astype(f32), n) for n, v in consts.items()]
+        mk = helper.make_node
+        nodes = [
+            mk("Gemm", [INPUT_NAME, "wp", "bp"], ["phys_logits"]),
+            mk("LogSoftmax", ["phys_logits"], ["phys_logp"], axis=1),
+            mk("Softmax", ["phys_logits"], ["phys_p"], axis=1),
+            mk("MatMul", ["phys_p", "e_normal"], ["p_normal"]),  # [batch, 1]
+            mk("Gemm", [INPUT_NAME, "wg", "bg"], ["gen_logits"]),
+            mk("LogSoftmax", ["gen_logits"], ["gen_logp"], axis=1),
+            mk("Add", ["phys_logp", "gen_logp"], ["joint"]),
+            mk("Add", ["joint", "mask"], ["joint_faults"]),
+            mk("Softmax", ["joint_faults"], ["q"], axis=1),
+            mk("Sub", ["one", "p_normal"], ["p_faulty"]),
+            mk("Mul", ["q", "p_faulty"], ["p_faults"]),
+            mk("Mul", ["p_normal", "onehot_normal"], ["p_healthy"]),
+            mk("Add", ["p_faults", "p_healthy"], [OUTPUT_NAME]),
+        ]
+        return self._model(nodes, inits, k)
+
+    def _physics_only_onnx(self) -> bytes:
+        from onnx import helper, numpy_helper
+
+        k = len(self.classes_)
+        wp, bp = self._affine(self.physics_, self.physics_cols_, k, list(range(k)))
+        inits = [
+            numpy_helper.from_array(wp.astype(np.float32), "wp"),
+            numpy_helper.from_array(bp.astype(np.float32), "bp"),
+        ]
+        nodes = [
+            helper.make_node("Gemm", [INPUT_NAME, "wp", "bp"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], [OUTPUT_NAME], axis=1),
+        ]
+        return self._model(nodes, inits, k)
+
+    def _model(self, nodes: list[Any], inits: list[Any], k: int) -> bytes:
+        import onnx
+        from onnx import TensorProto, helper
+
+        graph = helper.make_graph(
+            nodes,
+            "diagnosis_experts",
+            [
+                helper.make_tensor_value_info(
+                    INPUT_NAME, TensorProto.FLOAT, ["batch", self.n_features_in_]
+                )
+            ],
+            [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", k])],
+            inits,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        return bytes(model.SerializeToString())
