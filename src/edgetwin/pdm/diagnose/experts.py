@@ -129,7 +129,8 @@ class DiagnosisExperts:
 
     def predict(self, X: ArrayLike) -> NDArray[np.str_]:
         """Class names [n]."""
-        return np.asarray(self.classes_[np.argmax(self.predict_proba(X), axis=1)])
+        proba = self.predict_proba(X)
+        return np.asarray(self.classes_[np.argmax(proba, axis=1)])
 
     def score(self, X: ArrayLike, y: Sequence[str]) -> float:
         """Accuracy."""

@@ -1,0 +1,128 @@
+"""DiagnosisExperts: health from the physics model alone, fault type from the product of experts."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from edgetwin.core.errors import DataError, ModuleError
+from edgetwin.edge import EdgeModule
+from edgetwin.pdm.diagnose.experts import DiagnosisExperts
+from edgetwin.pdm.diagnose.model import EnvelopeDiagnoser
+from edgetwin.pdm.diagnose.module import build_diagnosis_module, feature_params, module_predict
+from edgetwin.pdm.features.envelope import feature_names
+
+CLASSES = ["normal", "inner_race", "ball", "outer_race"]
+
+
+def _data(n=50, seed=0, shares=16):
+    """Features with the default column names: class-dependent means, Gaussian noise."""
+    names = feature_names(3, "family", shares)
+    rng = np.random.default_rng(seed)
+    y = np.repeat(CLASSES, n)
+    centres = rng.normal(scale=1.5, size=(len(CLASSES), len(names)))
+    x = centres[np.repeat(np.arange(len(CLASSES)), n)] + rng.normal(size=(y.size, len(names)))
+    return x, y, names
+
+
+def _session(model):
+    return ort.InferenceSession(model.to_onnx(), providers=["CPUExecutionProvider"])
+
+
+def test_health_comes_from_the_physics_model_only():
+    x, y, names = _data()
+    model = DiagnosisExperts().fit(x, y)
+    assert model.generic_ is not None
+    assert model.generic_.classes_.tolist() == ["ball", "inner_race", "outer_race"]
+    normal = model.classes_.tolist().index("normal")
+    phys = model.physics_.predict_proba(x[:, model.physics_cols_])
+    proba = model.predict_proba(x)
+    np.testing.assert_allclose(proba[:, normal], phys[:, normal], atol=1e-12)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    # the band shares may re-rank the fault types, never change P(normal)
+    shifted = x.copy()
+    shifted[:, [j for j, n in enumerate(names) if n.startswith("share_")]] += 5.0
+    np.testing.assert_allclose(model.predict_proba(shifted)[:, normal], proba[:, normal])
+    assert not np.allclose(model.predict_proba(shifted), proba)
+
+
+def test_fault_type_is_the_product_of_the_experts():
+    x, y, _ = _data(seed=1)
+    model = DiagnosisExperts().fit(x, y)
+    classes = model.classes_.tolist()
+    faults = [classes.index(c) for c in model.generic_.classes_]
+    phys = model.physics_.predict_proba(x[:, model.physics_cols_])[:, faults]
+    gen = model.generic_.predict_proba(x[:, model.generic_cols_])
+    want = phys * gen / np.sum(phys * gen, axis=1, keepdims=True)
+    proba = model.predict_proba(x)[:, faults]
+    np.testing.assert_allclose(proba / proba.sum(axis=1, keepdims=True), want, atol=1e-9)
+    assert model.score(x, y) > 0.95
+
+
+@pytest.mark.parametrize("shares", [16, 0])
+def test_onnx_graph_matches_numpy(shares):
+    x, y, _ = _data(seed=2, shares=shares)
+    model = DiagnosisExperts(C=0.5).fit(x, y)
+    assert (model.generic_ is None) == (shares == 0)
+    probs = _session(model).run(None, {"features": x.astype(np.float32)})[0]
+    np.testing.assert_allclose(probs, model.predict_proba(x), atol=1e-4)
+    assert np.array_equal(model.classes_[probs.argmax(axis=1)], model.predict(x))
+
+
+def test_without_band_shares_it_is_the_physics_model():
+    x, y, _ = _data(seed=3, shares=0)
+    ours = DiagnosisExperts(prior="evidence").fit(x, y)
+    ref = EnvelopeDiagnoser(prior="evidence").fit(x, y)
+    np.testing.assert_allclose(ours.predict_proba(x), ref.predict_proba(x), atol=1e-12)
+
+
+def test_errors_name_the_fix():
+    with pytest.raises(ModuleError, match="fit"):
+        DiagnosisExperts().predict(np.zeros((1, 46)))
+    with pytest.raises(DataError, match="feature_names"):
+        DiagnosisExperts(feature_names=["a", "b"]).fit(np.zeros((4, 3)), ["normal", "ball"] * 2)
+
+
+def test_experts_name_the_cwru_bearings_the_physics_model_misses(shared_data, tmp_path):
+    """Load-wise on a CWRU subset (train 0/1 hp, test 2 hp; normal: first two thirds / last
+    third): B007's envelope shows outer-race lines, so the physics model calls two of its
+    windows outer race; the fault-type product with the band-share expert names all of them."""
+    from edgetwin.pdm.datasets.cwru import load_file
+    from edgetwin.pdm.diagnose.splits import record_windows
+    from edgetwin.pdm.diagnose.train import FeatureCache, confusion, fit_windows, gather
+
+    folder = shared_data("cwru")
+    names = [
+        f"12k_Drive_End_{c}_{load}_{n}.mat"
+        for c, nums in (
+            ("B007", (118, 119, 120)),
+            ("OR014@6", (197, 198, 199)),
+            ("IR007", (105, 106, 107)),
+        )
+        for load, n in enumerate(nums)
+    ] + ["normal_0_97.mat"]
+    recs = [load_file(folder / n) for n in names]
+    cut = int(recs[-1].signal.size * 2 / 3)
+    train, test = [], []
+    for i, r in enumerate(recs):
+        if r.meta.label == "normal":
+            train += record_windows(recs, i, 12000, 12000, 0, cut)
+            test += record_windows(recs, i, 12000, 12000, cut)
+        else:
+            (test if r.meta.load_hp == 2 else train).extend(record_windows(recs, i, 12000, 12000))
+    params = feature_params()
+    cache = FeatureCache(recs, 12000, params)
+    x, shaft, y = gather(recs, test, 12000)
+    results = {}
+    for name, make, p in (
+        ("experts", DiagnosisExperts, params),
+        ("physics", EnvelopeDiagnoser, {**params, "band_shares": 0}),
+    ):
+        feats = cache if p is params else FeatureCache(recs, 12000, p)
+        model = fit_windows(recs, train, p, 12000, feats, make)
+        mod = EdgeModule.load(build_diagnosis_module(model, tmp_path / f"{name}.zip", p))
+        results[name] = confusion(y.tolist(), module_predict(mod, x, shaft))
+    assert results["experts"].n == 36
+    assert results["experts"].accuracy >= 35 / 36, results["experts"].confusion
+    assert results["physics"].accuracy <= 34 / 36, results["physics"].confusion
