@@ -11,8 +11,6 @@ from typing import Literal, Protocol, runtime_checkable
 
 import pyarrow as pa
 
-from edgetwin.core.errors import StoreError
-
 Agg = Literal["avg", "min", "max", "last", "first", "count"]
 
 
@@ -75,17 +73,12 @@ class Store(Protocol):
 
 
 def open_store(url: str | Path = "edgetwin.duckdb", **options: object) -> Store:
-    """Open a store from a path (DuckDB) or a `postgresql://` URL."""
+    """Open a store from a path (DuckDB) or a `postgresql://` URL (PostgreSQL/TimescaleDB)."""
     text = str(url)
     if text.startswith(("postgresql://", "postgres://")):
-        try:
-            from edgetwin.store.postgres import PostgresStore  # type: ignore[import-not-found]
-        except ImportError:
-            raise StoreError(
-                f"{text}: the PostgreSQL backend is not part of this build yet; "
-                "use a DuckDB file path for now"
-            ) from None
-        return PostgresStore(text, **options)  # type: ignore[no-any-return]
+        from edgetwin.store.postgres import PostgresStore
+
+        return PostgresStore(text, **options)  # type: ignore[arg-type]
     from edgetwin.store.duckdb_store import DuckDBStore
 
     return DuckDBStore(text, **options)  # type: ignore[arg-type]

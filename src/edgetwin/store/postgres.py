@@ -1,0 +1,439 @@
+"""The scale-out store: PostgreSQL (TimescaleDB when the server has it), Arrow in and Arrow out.
+
+Same contract and same result schemas as the DuckDB store, so the runtime, the API and the CLI
+do not know which one they talk to. The hot paths never touch rows in Python:
+- append: the batch becomes CSV in Arrow's C++ writer, is `COPY`ed into a session-private
+  staging table, and one `INSERT ... SELECT ... ON CONFLICT DO NOTHING` moves it into the
+  partitioned table; all in one transaction, so a failing batch leaves nothing behind and a
+  replayed one adds nothing. ON CONFLICT also collapses keys repeated inside one batch (the
+  first row wins, in batch order), so no DISTINCT ON sort is paid per batch.
+- read: `COPY (SELECT ...) TO STDOUT (FORMAT csv)` parsed by Arrow's C++ CSV reader with the
+  column types given up front.
+One connection serves the store, guarded by a lock (the store is shared between threads like
+the DuckDB one); a connection that drops is re-opened once per call before giving up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+from psycopg import sql
+
+from edgetwin.core.errors import DataError, StoreError
+from edgetwin.core.schemas import EVENTS_SCHEMA, SAMPLES_SCHEMA, TS_TYPE, WAVEFORMS_SCHEMA, conform
+from edgetwin.store.base import Agg
+from edgetwin.store.blobs import blobs_to_lists, lists_to_blobs
+from edgetwin.store.pg_csv import from_csv, to_csv
+from edgetwin.store.pg_layout import COLUMNS, Layout, batch_days
+from edgetwin.store.pg_url import mask_url, scrub
+from edgetwin.store.timeutil import to_ns
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_SCHEMAS = {"samples": SAMPLES_SCHEMA, "waveforms": WAVEFORMS_SCHEMA, "events": EVENTS_SCHEMA}
+# column types of each table as COPY TO writes it; bytea columns are decoded from hex
+_RAW = {
+    "samples": pa.schema(
+        [
+            ("ts_ns", pa.int64()),
+            ("signal", pa.string()),
+            ("value", pa.float64()),
+            ("quality", pa.uint8()),
+        ]
+    ),
+    "waveforms": pa.schema(
+        [
+            ("ts_ns", pa.int64()),
+            ("signal", pa.string()),
+            ("rate_hz", pa.float64()),
+            ("values", pa.large_binary()),
+        ]
+    ),
+    "events": pa.schema(
+        [
+            ("ts_ns", pa.int64()),
+            ("source", pa.string()),
+            ("kind", pa.string()),
+            ("severity", pa.uint16()),
+            ("payload", pa.string()),
+        ]
+    ),
+}
+_HEX = {"waveforms": ("values",)}
+_AGG_SQL = {
+    "avg": "avg(value)",
+    "min": "min(value)",
+    "max": "max(value)",
+    # like DuckDB's arg_max/arg_min: the value of the newest/oldest row whose value is not NULL
+    "last": "(array_agg(value ORDER BY ts_ns DESC) FILTER (WHERE value IS NOT NULL))[1]",
+    "first": "(array_agg(value ORDER BY ts_ns) FILTER (WHERE value IS NOT NULL))[1]",
+    "count": "count(value)",
+}
+# distinct signals by hopping along the (signal, ts_ns) index: one probe per signal instead of
+# reading every row (PostgreSQL 15 has no skip scan of its own)
+_SIGNALS_CTE = """
+WITH RECURSIVE sig(signal) AS (
+    (SELECT signal FROM samples ORDER BY signal LIMIT 1)
+    UNION ALL
+    SELECT (SELECT s.signal FROM samples s WHERE s.signal > sig.signal ORDER BY s.signal LIMIT 1)
+    FROM sig WHERE sig.signal IS NOT NULL
+)"""
+
+
+def _kind_of(table: pa.Table) -> str:
+    names = set(table.column_names)
+    if {"rate_hz", "values"} <= names:
+        return "waveforms"
+    if {"source", "kind"} <= names:
+        return "events"
+    if {"signal", "value"} <= names:
+        return "samples"
+    raise StoreError(
+        f"cannot tell which table columns {table.column_names} belong to; expected the samples, "
+        "waveforms or events schema (build batches with edgetwin.core.make_*)"
+    )
+
+
+def _as_list(signals: str | list[str] | None) -> list[str] | None:
+    if signals is None:
+        return None
+    return [signals] if isinstance(signals, str) else list(signals)
+
+
+class PostgresStore:
+    """History in a PostgreSQL database given by a `postgresql://` URL; safe to share between
+    threads. The password may be in the URL or come from PGPASSWORD / ~/.pgpass; it is never
+    logged nor put in an error message (`self.url` is the masked form)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_only: bool = False,
+        timescaledb: bool | None = None,
+        connect_timeout_s: int = 10,
+    ) -> None:
+        """`timescaledb`: None uses the extension when the server has it, False never does."""
+        self._dsn = url
+        self.url = mask_url(url)
+        self.path = self.url  # what DuckDBStore calls its location, for messages
+        self.read_only = read_only
+        self.connect_timeout_s = connect_timeout_s
+        self.layout = Layout(timescaledb)
+        self._lock = threading.RLock()
+        self._con: psycopg.Connection[Any] | None = None
+        with self._lock:
+            self._connect()
+
+    # -- connection --------------------------------------------------------------------------
+    def _connect(self) -> None:
+        try:
+            con = psycopg.connect(
+                self._dsn,
+                autocommit=True,
+                connect_timeout=self.connect_timeout_s,
+                application_name="edgetwin",
+            )
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"cannot connect to {self.url}: {scrub(str(exc).strip(), self._dsn)}; is the "
+                "server running? check host, port, database and credentials (user and password "
+                "in the URL, PGPASSWORD or ~/.pgpass)"
+            ) from None
+        try:
+            con.execute("SET extra_float_digits = 1")  # shortest text that round-trips exactly
+            con.execute("SET bytea_output = 'hex'")
+            if self.read_only:
+                con.execute("SET default_transaction_read_only = on")
+                if self.layout.detect(con) is None:
+                    raise StoreError(
+                        f"{self.url} has no edgetwin tables yet; write to it first "
+                        "(edgetwin demo --db URL) or check the database name"
+                    )
+            else:
+                self.layout.setup(con)
+                for table, columns in COLUMNS.items():
+                    con.execute(
+                        sql.SQL(
+                            "CREATE TEMP TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS"
+                        ).format(sql.Identifier(f"_stage_{table}"), sql.SQL(columns))
+                    )
+        except psycopg.Error as exc:
+            con.close()
+            raise StoreError(
+                f"cannot set up the edgetwin tables in {self.url}: {scrub(str(exc), self._dsn)}; "
+                "the user needs CREATE rights on the database (or open it read-only)"
+            ) from None
+        except BaseException:
+            con.close()
+            raise
+        self._con = con
+
+    def _call(self, what: str, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run `work` on the connection under the lock; re-open a dropped connection once."""
+        with self._lock:
+            if self._con is None:
+                raise StoreError(f"{what}: the store {self.url} is closed; open a new one")
+            for attempt in (1, 2):
+                try:
+                    return work(self._con)
+                except psycopg.OperationalError as exc:
+                    if attempt == 2 or not (self._con.broken or self._con.closed):
+                        raise self._error(what, exc) from exc
+                    log.warning(
+                        "connection to %s lost (%s); reconnecting once",
+                        self.url,
+                        scrub(str(exc).strip(), self._dsn),
+                    )
+                    self._con.close()
+                    self._con = None
+                    self._connect()
+                    assert self._con is not None
+                except psycopg.Error as exc:
+                    raise self._error(what, exc) from exc
+            raise AssertionError("unreachable")
+
+    def _error(self, what: str, exc: Exception) -> StoreError:
+        return StoreError(f"{what} failed in {self.url}: {scrub(str(exc).strip(), self._dsn)}")
+
+    # -- writing -----------------------------------------------------------------------------
+    def append(self, table: pa.Table) -> int:
+        return self._append(_kind_of(table), table)
+
+    def append_samples(self, table: pa.Table) -> int:
+        return self._append("samples", table)
+
+    def append_waveforms(self, table: pa.Table) -> int:
+        return self._append("waveforms", table)
+
+    def append_events(self, table: pa.Table) -> int:
+        return self._append("events", table)
+
+    def _append(self, kind: str, table: pa.Table) -> int:
+        if self.read_only:
+            raise StoreError(f"append to {kind}: {self.url} was opened read-only")
+        if table.num_rows == 0:
+            return 0
+        try:
+            table = conform(table, _SCHEMAS[kind], kind)
+        except DataError as exc:
+            raise StoreError(f"append to {kind} in {self.url} refused: {exc}") from exc
+        ts_ns = table.column("ts").cast(TS_TYPE).cast(pa.int64())
+        batch = table.set_column(0, "ts_ns", ts_ns)
+        if kind == "waveforms":
+            idx = batch.schema.get_field_index("values")
+            batch = batch.set_column(idx, "values", lists_to_blobs(batch.column("values")))
+        lo, hi = (v.as_py() for v in pc.min_max(ts_ns).values())
+        days = batch_days(lo, hi, ts_ns.to_numpy())
+        payload = to_csv(batch, _HEX.get(kind, ()))
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in batch.column_names)
+        stage = sql.Identifier(f"_stage_{kind}")
+        copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(stage, cols)
+        insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
+            sql.Identifier(kind), cols, cols, stage
+        )
+
+        def work(con: psycopg.Connection[Any]) -> int:
+            self.layout.ensure_partitions(con, kind, days)
+            with con.transaction(), con.cursor() as cur:
+                with cur.copy(copy) as cp:
+                    cp.write(payload)
+                cur.execute(insert)
+                return max(cur.rowcount, 0)
+
+        return self._call(f"append to {kind}", work)
+
+    # -- reading -----------------------------------------------------------------------------
+    def _copy_out(self, kind: str, query: sql.Composable, what: str) -> pa.Table:
+        """Run `query` through COPY TO and parse it into the raw columns of `kind`."""
+        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
+
+        def work(con: psycopg.Connection[Any]) -> bytes:
+            with con.cursor() as cur, cur.copy(statement) as cp:
+                return b"".join(cp)
+
+        data = self._call(what, work)
+        return from_csv(data, _RAW[kind], _HEX.get(kind, ()), newlines_in_values=kind == "events")
+
+    @staticmethod
+    def _where(
+        column: str,
+        values: list[str] | None,
+        start: object,
+        end: object,
+        extra: dict[str, Any] | None = None,
+    ) -> sql.Composable:
+        clauses: list[sql.Composable] = []
+        if values is not None:
+            clauses.append(
+                sql.SQL("{} = ANY({}::text[])").format(sql.Identifier(column), sql.Literal(values))
+            )
+        lo, hi = to_ns(start), to_ns(end)
+        if lo is not None:
+            clauses.append(sql.SQL("ts_ns >= {}").format(sql.Literal(lo)))
+        if hi is not None:
+            clauses.append(sql.SQL("ts_ns < {}").format(sql.Literal(hi)))
+        for col, val in (extra or {}).items():
+            if val is not None:
+                clauses.append(sql.SQL("{} = {}").format(sql.Identifier(col), sql.Literal(val)))
+        if not clauses:
+            return sql.SQL("")
+        return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses)
+
+    @staticmethod
+    def _to_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
+        if "values" in table.column_names:
+            idx = table.schema.get_field_index("values")
+            table = table.set_column(idx, "values", blobs_to_lists(table.column("values")))
+        ts = table.column("ts_ns").cast(TS_TYPE)
+        return conform(table.set_column(0, "ts", ts), schema, "store result")
+
+    def read_samples(
+        self, signals: str | list[str] | None = None, start: object = None, end: object = None
+    ) -> pa.Table:
+        where = self._where("signal", _as_list(signals), start, end)
+        query = sql.SQL(
+            "SELECT ts_ns, signal, value, quality FROM samples{} ORDER BY signal, ts_ns"
+        ).format(where)
+        return self._to_schema(self._copy_out("samples", query, "read samples"), SAMPLES_SCHEMA)
+
+    def read_waveforms(
+        self, signals: str | list[str] | None = None, start: object = None, end: object = None
+    ) -> pa.Table:
+        where = self._where("signal", _as_list(signals), start, end)
+        query = sql.SQL(
+            'SELECT ts_ns, signal, rate_hz, "values" FROM waveforms{} ORDER BY signal, ts_ns'
+        ).format(where)
+        raw = self._copy_out("waveforms", query, "read waveforms")
+        return self._to_schema(raw, WAVEFORMS_SCHEMA)
+
+    def read_events(
+        self,
+        source: str | None = None,
+        start: object = None,
+        end: object = None,
+        kind: str | None = None,
+    ) -> pa.Table:
+        where = self._where("source", None, start, end, {"source": source, "kind": kind})
+        query = sql.SQL(
+            "SELECT ts_ns, source, kind, severity, payload FROM events{} ORDER BY ts_ns"
+        ).format(where)
+        return self._to_schema(self._copy_out("events", query, "read events"), EVENTS_SCHEMA)
+
+    def downsample(
+        self,
+        signal: str,
+        every_s: float,
+        start: object = None,
+        end: object = None,
+        aggs: tuple[Agg, ...] = ("min", "max", "avg", "last"),
+    ) -> pa.Table:
+        if every_s <= 0:
+            raise StoreError(
+                f"every_s must be > 0 (got {every_s}); give the bucket width in seconds"
+            )
+        unknown = [a for a in aggs if a not in _AGG_SQL]
+        if unknown:
+            raise StoreError(f"unknown aggregate(s) {unknown}; choose from {sorted(_AGG_SQL)}")
+        width = int(every_s * 1e9)
+        where = self._where("signal", [signal], start, end)
+        select = sql.SQL(", ").join(
+            sql.SQL("{} AS {}").format(sql.SQL(_AGG_SQL[a]), sql.Identifier(a)) for a in aggs
+        )
+        query = sql.SQL(
+            "SELECT (ts_ns / {w}) * {w} AS ts_ns, {select}, count(*) AS n "
+            "FROM samples{where} GROUP BY 1 ORDER BY 1"
+        ).format(w=sql.Literal(width), select=select, where=where)
+        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
+        schema = pa.schema(
+            [("ts_ns", pa.int64())]
+            + [(a, pa.int64() if a == "count" else pa.float64()) for a in aggs]
+            + [("n", pa.int64())]
+        )
+
+        def work(con: psycopg.Connection[Any]) -> bytes:
+            with con.cursor() as cur, cur.copy(statement) as cp:
+                return b"".join(cp)
+
+        raw = from_csv(self._call("downsample", work), schema)
+        return raw.set_column(0, "ts", raw.column("ts_ns").cast(TS_TYPE))
+
+    def latest(self, signals: str | list[str] | None = None) -> pa.Table:
+        wanted = _as_list(signals)
+        source: sql.Composable
+        if wanted is None:
+            source = sql.SQL(_SIGNALS_CTE + " SELECT signal FROM sig WHERE signal IS NOT NULL")
+        else:
+            source = sql.SQL("SELECT DISTINCT unnest({}::text[]) AS signal").format(
+                sql.Literal(wanted)
+            )
+        # the newest row per signal is one backward index probe; its value is the newest
+        # non-NULL one, as DuckDB's arg_max gives it
+        query = sql.SQL(
+            "SELECT l.ts_ns, s.signal, v.value, l.quality FROM ({}) s "
+            "CROSS JOIN LATERAL (SELECT ts_ns, quality FROM samples t WHERE t.signal = s.signal "
+            "ORDER BY ts_ns DESC LIMIT 1) l "
+            "LEFT JOIN LATERAL (SELECT value FROM samples t WHERE t.signal = s.signal "
+            "AND t.value IS NOT NULL ORDER BY ts_ns DESC LIMIT 1) v ON true "
+            "ORDER BY s.signal"
+        ).format(source)
+        return self._to_schema(self._copy_out("samples", query, "latest"), SAMPLES_SCHEMA)
+
+    def signals(self) -> list[str]:
+        def work(con: psycopg.Connection[Any]) -> list[str]:
+            rows = con.execute(
+                _SIGNALS_CTE + " SELECT signal FROM sig WHERE signal IS NOT NULL"
+            ).fetchall()
+            return [str(r[0]) for r in rows]
+
+        return self._call("list signals", work)
+
+    def count(self, kind: str = "samples") -> int:
+        if kind not in _SCHEMAS:
+            raise StoreError(f"unknown table {kind!r}; choose from {sorted(_SCHEMAS)}")
+
+        def work(con: psycopg.Connection[Any]) -> int:
+            row = con.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(kind)))
+            return int(row.fetchone()[0])  # type: ignore[index]
+
+        return self._call(f"count {kind}", work)
+
+    # -- housekeeping ------------------------------------------------------------------------
+    def apply_retention(self, keep_s: float, now: object = None) -> int:
+        if self.read_only:
+            raise StoreError(f"retention: {self.url} was opened read-only")
+        now_ns = to_ns(now) if now is not None else time.time_ns()
+        assert now_ns is not None
+        cutoff = now_ns - int(keep_s * 1e9)
+        deleted = 0
+        for kind in _SCHEMAS:
+
+            def work(con: psycopg.Connection[Any], kind: str = kind) -> int:
+                return self.layout.retention(con, kind, cutoff)
+
+            deleted += self._call(f"retention on {kind}", work)
+        log.info("retention removed %d rows older than %.0f s from %s", deleted, keep_s, self.url)
+        return deleted
+
+    def flush(self) -> None:
+        """Nothing to do: every append is a committed transaction when it returns."""
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

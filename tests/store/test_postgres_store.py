@@ -1,0 +1,350 @@
+"""The PostgreSQL store on a real throwaway server: the DuckDB store's contract, partitions,
+retention, failures, and parity with DuckDB on the same batches."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pyarrow as pa
+import pytest
+
+from edgetwin.core import StoreError, make_events, make_samples, make_waveforms
+from edgetwin.core.schemas import SAMPLES_SCHEMA, WAVEFORMS_SCHEMA
+from edgetwin.store import open_store, pg_layout
+from edgetwin.store.duckdb_store import DuckDBStore
+from edgetwin.store.pg_layout import DAY_NS, day_name
+from edgetwin.store.pg_url import mask_url
+from edgetwin.store.postgres import PostgresStore
+
+T0 = 1_700_000_040 * 10**9  # a whole minute, so 60 s buckets align
+S = 10**9
+
+
+def _samples(start: int, n: int, signal: str = "acme/l1/p1/temp") -> pa.Table:
+    ts = T0 + (start + np.arange(n, dtype=np.int64)) * S
+    return make_samples(ts, signal, np.arange(start, start + n, dtype=float))
+
+
+def _tables(url: str) -> set[str]:
+    with psycopg.connect(url) as con:
+        rows = con.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {r[0] for r in rows}
+
+
+def test_open_store_dispatches_and_close_is_idempotent(pg_url: str) -> None:
+    store = open_store(pg_url)
+    assert isinstance(store, PostgresStore)
+    assert store.layout.mode == "partitioned"  # no TimescaleDB on this server
+    assert "***" in store.url and pg_url.split(":")[2].split("@")[0] not in store.url
+    store.close()
+    store.close()
+    with pytest.raises(StoreError, match="is closed"):
+        store.count()
+
+
+def test_samples_round_trip_exactly(pg_url: str) -> None:
+    rng = np.random.default_rng(3)
+    ts = T0 + np.sort(rng.choice(10**12, size=500, replace=False)).astype(np.int64)  # odd ns
+    values = rng.normal(size=500) * 10.0 ** rng.integers(-300, 300, size=500)
+    values[:4] = [np.nan, np.inf, -np.inf, -0.0]
+    quality = rng.choice([0, 64, 192], size=500).astype(np.uint8)
+    batch = make_samples(ts, "a/b/c", values, quality)
+    with open_store(pg_url) as store:
+        assert store.append_samples(batch) == 500
+        back = store.read_samples("a/b/c")
+    assert back.schema.equals(SAMPLES_SCHEMA)
+    assert np.array_equal(back.column("ts").cast(pa.int64()).to_numpy(), ts)
+    got = back.column("value").to_numpy()
+    assert np.array_equal(got.view(np.int64)[1:], values.view(np.int64)[1:])  # bit-exact
+    assert np.isnan(got[0])
+    assert np.array_equal(back.column("quality").to_numpy(), quality)
+
+
+def test_replayed_and_overlapping_batches_never_duplicate(pg_url: str) -> None:
+    with open_store(pg_url) as store:
+        assert store.append(_samples(0, 100)) == 100
+        assert store.append(_samples(0, 100)) == 0  # exact replay
+        assert store.append(_samples(50, 100)) == 50  # half overlap: only the new half
+        assert store.count() == 150
+        values = store.read_samples("acme/l1/p1/temp").column("value").to_numpy()
+        assert np.array_equal(values, np.arange(150.0))
+
+
+def test_duplicates_inside_one_batch_are_collapsed_first_wins(pg_url: str) -> None:
+    with open_store(pg_url) as store:
+        ts = np.array([T0, T0, T0 + 1, T0 + 1])
+        assert store.append(make_samples(ts, ["a/x", "a/x", "a/x", "a/y"], [1, 9, 2, 3])) == 3
+        t = store.read_samples()
+        assert t.column("signal").to_pylist() == ["a/x", "a/x", "a/y"]
+        assert t.column("value").to_pylist() == [1.0, 2.0, 3.0]
+
+
+def test_range_read_is_half_open_and_ordered(pg_url: str) -> None:
+    with open_store(pg_url) as store:
+        store.append(_samples(0, 10, "a/b"))
+        store.append(_samples(0, 10, "a/a"))
+        t = store.read_samples(["a/a", "a/b"], start=T0 + 2 * S, end=T0 + 5 * S)
+        assert t.column("signal").to_pylist() == ["a/a"] * 3 + ["a/b"] * 3
+        assert t.column("value").to_pylist() == [2.0, 3.0, 4.0] * 2
+        as_dt = datetime.fromtimestamp((T0 + 8 * S) / 1e9, tz=UTC)
+        assert store.read_samples("a/a", start=as_dt).column("value").to_pylist() == [8.0, 9.0]
+        assert store.read_samples("nope").num_rows == 0
+
+
+def test_downsample_matches_numpy(pg_url: str) -> None:
+    rng = np.random.default_rng(7)
+    ts = T0 + np.sort(rng.choice(3600 * S, size=2000, replace=False)).astype(np.int64)
+    values = rng.normal(size=2000)
+    aggs = ("min", "max", "avg", "last", "first", "count")
+    with open_store(pg_url) as store:
+        store.append(make_samples(ts, "a/v", values))
+        start, end = T0 + 100 * S, T0 + 3000 * S
+        d = store.downsample("a/v", 60, start=start, end=end, aggs=aggs)
+        with pytest.raises(StoreError, match="every_s must be > 0"):
+            store.downsample("a/v", 0)
+        with pytest.raises(StoreError, match="unknown aggregate"):
+            store.downsample("a/v", 60, aggs=("median",))  # type: ignore[arg-type]
+    keep = (ts >= start) & (ts < end)
+    t, v = ts[keep], values[keep]
+    buckets = (t // (60 * S)) * 60 * S
+    edges = np.unique(buckets)
+    assert np.array_equal(d.column("ts").cast(pa.int64()).to_numpy(), edges)
+    groups = [v[buckets == b] for b in edges]
+    assert np.allclose(d.column("avg").to_numpy(), [g.mean() for g in groups], rtol=1e-12)
+    assert d.column("min").to_pylist() == [g.min() for g in groups]
+    assert d.column("max").to_pylist() == [g.max() for g in groups]
+    assert d.column("last").to_pylist() == [g[-1] for g in groups]
+    assert d.column("first").to_pylist() == [g[0] for g in groups]
+    assert d.column("count").to_pylist() == [len(g) for g in groups]
+    assert d.column("n").to_pylist() == [len(g) for g in groups]
+
+
+def test_latest_and_signals(pg_url: str) -> None:
+    with open_store(pg_url) as store:
+        assert store.signals() == [] and store.latest().num_rows == 0
+        store.append(_samples(0, 10, "a/x"))
+        store.append(_samples(0, 20, "a/y"))
+        store.append(make_samples(np.array([T0 + 30 * S]), "a/z", [np.nan], 0))
+        latest = store.latest()
+        assert latest.schema.equals(SAMPLES_SCHEMA)
+        assert latest.column("signal").to_pylist() == ["a/x", "a/y", "a/z"]
+        assert latest.column("value").to_pylist()[:2] == [9.0, 19.0]
+        assert latest.column("ts").cast(pa.int64()).to_pylist() == [
+            T0 + 9 * S,
+            T0 + 19 * S,
+            T0 + 30 * S,
+        ]
+        assert latest.column("quality").to_pylist() == [192, 192, 0]
+        assert store.latest(["a/y", "a/none"]).column("value").to_pylist() == [19.0]
+        assert store.signals() == ["a/x", "a/y", "a/z"]
+
+
+def test_waveforms_round_trip_bit_exact(pg_url: str) -> None:
+    block = np.random.default_rng(1).normal(size=(3, 256)).astype(np.float32)
+    block[0, :3] = [np.nan, np.inf, -0.0]
+    wf = make_waveforms(T0 + np.arange(3) * 60 * S, "a/p/vib", 12000.0, block)
+    # bursts of different lengths, one empty, in another signal
+    lists = pa.array([[1.5, -2.0], [], [3.25] * 1000], pa.list_(pa.float32()))
+    ragged = pa.Table.from_arrays(
+        [
+            pa.array(T0 + np.arange(3, dtype=np.int64)).cast(WAVEFORMS_SCHEMA.field("ts").type),
+            pa.array(["a/p/cur"] * 3).dictionary_encode(),
+            pa.array([1.0, 2.0, 3.0]),
+            lists,
+        ],
+        names=WAVEFORMS_SCHEMA.names,
+    )
+    with open_store(pg_url) as store:
+        assert store.append(wf) == 3
+        assert store.append(wf) == 0
+        assert store.append_waveforms(ragged) == 3
+        back = store.read_waveforms("a/p/vib")
+        assert back.schema.equals(WAVEFORMS_SCHEMA)
+        for i in range(3):
+            got = np.asarray(back.column("values")[i].as_py(), dtype=np.float32)
+            assert got.tobytes() == block[i].tobytes()
+        assert back.column("rate_hz").to_pylist() == [12000.0] * 3
+        other = store.read_waveforms("a/p/cur", start=T0 + 1)
+        assert other.column("values").to_pylist() == lists.to_pylist()[1:]
+
+
+def test_events_round_trip(pg_url: str) -> None:
+    payloads = [{"score": 4.2}, None, {"text": 'comma, "quote"\nnewline ünï'}]
+    ev = make_events(T0 + np.arange(3) * S, ["a/p", "a/p", "a/q"], "anomaly", 600, payloads)
+    with open_store(pg_url) as store:
+        assert store.append(ev) == 1 + 1 + 1
+        assert store.append(ev) == 0
+        assert store.append_events(make_events(np.array([T0]), "a/p", "alarm", 900, None)) == 1
+        back = store.read_events(kind="anomaly")
+        assert back.column("payload").to_pylist() == ev.column("payload").to_pylist()
+        assert back.column("source").to_pylist() == ["a/p", "a/p", "a/q"]
+        assert back.column("severity").to_pylist() == [600] * 3
+        kinds = store.read_events(source="a/p").column("kind").to_pylist()
+        assert sorted(kinds) == ["alarm", "anomaly", "anomaly"]  # two share T0: order is free
+        assert store.read_events(source="a/p", start=T0 + 1).num_rows == 1
+
+
+def test_retention_drops_old_partitions_keeps_newer_rows(pg_url: str) -> None:
+    day0 = (T0 // DAY_NS + 1) * DAY_NS  # midnight UTC
+    hours = np.arange(72, dtype=np.int64)  # three days, one sample an hour
+    ts = day0 + hours * 3600 * S
+    with open_store(pg_url) as store:
+        assert store.append(make_samples(ts, "a/r", hours.astype(float))) == 72
+        store.append(make_events(ts[:30], "a/r", "tick", 1))
+        parts = [day_name("samples", day0 // DAY_NS + d) for d in range(3)]
+        assert set(parts) <= _tables(pg_url)
+        now = day0 + 3 * DAY_NS  # keep the last 36 h: day 1 from noon on, and day 2
+        deleted = store.apply_retention(keep_s=36 * 3600, now=now)
+        assert deleted == 36 + 30
+        assert parts[0] not in _tables(pg_url) and parts[1] in _tables(pg_url)
+        assert store.read_samples("a/r").column("value").to_pylist() == list(np.arange(36.0, 72.0))
+        assert store.count("events") == 0
+        # a replay of the dropped day re-creates its partition and is stored again
+        assert store.append(make_samples(ts[:24], "a/r", hours[:24].astype(float))) == 24
+        assert parts[0] in _tables(pg_url)
+
+
+def test_rows_beyond_the_partition_cap_go_to_default_then_move(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pg_layout, "MAX_NEW_PARTITIONS", 2)
+    days = T0 // DAY_NS + np.array([0, 10, 20, 30, 40])
+    ts = days * DAY_NS + 5 * S
+    with open_store(pg_url) as store:
+        assert store.append(make_samples(ts, "a/d", np.arange(5.0))) == 5
+        with psycopg.connect(pg_url) as con:
+            in_default = con.execute("SELECT count(*) FROM samples_default").fetchone()
+        assert in_default == (3,)
+    with open_store(pg_url) as store:  # a fresh writer, unaware of what sits in DEFAULT
+        one_more = make_samples(np.array([days[4] * DAY_NS + 6 * S]), "a/d", [9.0])
+        assert store.append(one_more) == 1
+        with psycopg.connect(pg_url) as con:
+            moved = con.execute(
+                f"SELECT count(*) FROM {day_name('samples', int(days[4]))}"
+            ).fetchone()
+            left = con.execute("SELECT count(*) FROM samples_default").fetchone()
+        assert moved == (2,) and left == (2,)
+        assert store.append(make_samples(ts, "a/d", np.arange(5.0))) == 0  # still idempotent
+        assert store.read_samples("a/d").column("value").to_pylist() == [0, 1, 2, 3, 4, 9]
+
+
+def test_bad_batches_raise_and_keep_earlier_rows(pg_url: str) -> None:
+    with open_store(pg_url) as store:
+        assert store.append(_samples(0, 10)) == 10
+        wrong = _samples(10, 5).drop_columns(["quality"])
+        with pytest.raises(StoreError, match="missing column"):
+            store.append_samples(wrong)
+        text_values = pa.table(
+            {
+                "ts": _samples(10, 2).column("ts"),
+                "signal": ["a", "b"],
+                "value": ["x", "y"],
+                "quality": pa.array([0, 0], pa.uint8()),
+            }
+        )
+        with pytest.raises(StoreError, match="does not match"):
+            store.append_samples(text_values)
+        # the server refuses the batch half way (NUL is not allowed in text): nothing of it lands
+        nul = make_samples(T0 + np.array([20, 21]) * S, ["ok/sig", "bad\x00sig"], [1.0, 2.0])
+        with pytest.raises(StoreError, match="append to samples failed in postgresql://"):
+            store.append(nul)
+        assert store.count() == 10
+        assert store.append(_samples(10, 5)) == 5  # the connection is still usable
+        assert store.read_samples().column("value").to_pylist() == list(np.arange(15.0))
+
+
+def test_connection_errors_mask_the_password(pg_url: str, port: int) -> None:
+    dead = f"postgresql://edgetwin:s3cret-pw@127.0.0.1:{port}/db"  # nothing listens there
+    with pytest.raises(StoreError) as info:
+        open_store(dead)
+    message = str(info.value)
+    assert "s3cret" not in message
+    assert message.startswith("cannot connect to postgresql://edgetwin:***@127.0.0.1:")
+    assert "is the server running" in message
+    wrong_pw = pg_url.replace("@127.0.0.1", "-nope@127.0.0.1").replace("edgetwin:", "edgetwin:bad-")
+    with pytest.raises(StoreError, match="password authentication failed") as info:
+        open_store(wrong_pw)
+    assert "bad-" not in str(info.value) and "edgetwin:***@" in str(info.value)
+    assert mask_url("postgres://u@h/db?password=xyz&sslmode=require") == (
+        "postgres://u@h/db?password=***&sslmode=require"
+    )
+
+
+def test_reconnects_once_after_the_connection_drops(pg_url: str) -> None:
+    with open_store(pg_url) as store:
+        store.append(_samples(0, 10))
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'edgetwin' AND pid <> pg_backend_pid()"
+            )
+        assert store.append(_samples(10, 10)) == 10  # new connection, staging table re-made
+        assert store.count() == 20
+
+
+def test_read_only_and_threads(pg_url: str) -> None:
+    with pytest.raises(StoreError, match="no edgetwin tables"):
+        open_store(pg_url, read_only=True)
+    with open_store(pg_url) as store:
+        threads = [
+            threading.Thread(target=store.append, args=(_samples(i * 100, 100, f"t/{i}"),))
+            for i in range(4)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert store.count() == 400
+    with open_store(pg_url, read_only=True) as ro:
+        assert ro.signals() == ["t/0", "t/1", "t/2", "t/3"]
+        with pytest.raises(StoreError, match="read-only"):
+            ro.append(_samples(0, 1))
+
+
+def _parity_batches() -> list[pa.Table]:
+    rng = np.random.default_rng(11)
+    out: list[pa.Table] = []
+    for _ in range(4):  # interleaved signals, overlapping replays, in-batch duplicate keys
+        n = 3000
+        ts = T0 + rng.integers(0, 2 * DAY_NS // S, size=n).astype(np.int64) * S
+        idx = rng.integers(0, 3, size=n)
+        names = np.array(["s/a", "s/b", "s/c"])[idx].tolist()
+        # a value fixed by its key, so whichever duplicate wins the stored value is the same
+        out.append(make_samples(ts, names, (ts // S % 977 + idx * 1000).astype(float)))
+        out.append(out[-1].slice(0, 500))
+    block = rng.normal(size=(20, 64)).astype(np.float32)
+    out.append(make_waveforms(T0 + np.arange(20) * S * 90, "s/w", 5000.0, block))
+    out.append(make_events(T0 + np.arange(10) * S * 7, "s/a", "alarm", 500, {"k": 1}))
+    return out
+
+
+def test_parity_with_duckdb(pg_url: str, tmp_path: Path) -> None:
+    aggs = ("min", "max", "avg", "last", "first", "count")
+    with open_store(pg_url) as pg, DuckDBStore(tmp_path / "p.duckdb") as duck:
+        for batch in _parity_batches():
+            assert pg.append(batch) == duck.append(batch)
+        for kind in ("samples", "waveforms", "events"):
+            assert pg.count(kind) == duck.count(kind)
+        assert pg.signals() == duck.signals()
+        assert pg.read_samples().equals(duck.read_samples())
+        window = {"start": T0 + 3600 * S, "end": T0 + DAY_NS}
+        assert pg.read_samples(["s/a", "s/c"], **window).equals(
+            duck.read_samples(["s/a", "s/c"], **window)
+        )
+        assert pg.read_waveforms().equals(duck.read_waveforms())
+        assert pg.read_events().equals(duck.read_events())
+        assert pg.latest().equals(duck.latest())
+        for sig in ("s/a", "s/b"):
+            a = pg.downsample(sig, 900, aggs=aggs, **window)
+            b = duck.downsample(sig, 900, aggs=aggs, **window)
+            assert a.column("ts").equals(b.column("ts"))
+            for col in ("min", "max", "last", "first", "count", "n"):
+                assert a.column(col).to_pylist() == b.column(col).to_pylist(), col
+            assert np.allclose(a.column("avg").to_numpy(), b.column("avg").to_numpy(), rtol=1e-12)
+        now = T0 + DAY_NS + 3600 * S
+        assert pg.apply_retention(12 * 3600, now=now) == duck.apply_retention(12 * 3600, now=now)
+        assert pg.read_samples().equals(duck.read_samples())
