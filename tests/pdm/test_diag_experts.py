@@ -54,10 +54,30 @@ def test_fault_type_is_the_product_of_the_experts():
     faults = [classes.index(c) for c in model.generic_.classes_]
     phys = model.physics_.predict_proba(x[:, model.physics_cols_])[:, faults]
     gen = model.generic_.predict_proba(x[:, model.generic_cols_])
-    want = phys * gen / np.sum(phys * gen, axis=1, keepdims=True)
+    inside = model.in_domain(x)
+    # every fault training row is inside the domain (no groups: the limit is the largest
+    # in-sample distance); the healthy rows of these blobs lie far outside it
+    assert inside[y != "normal"].all() and not inside[y == "normal"].any()
+    prod = phys * gen
+    want = np.where(
+        inside[:, None], prod / prod.sum(axis=1, keepdims=True), phys / phys.sum(1)[:, None]
+    )
     proba = model.predict_proba(x)[:, faults]
     np.testing.assert_allclose(proba / proba.sum(axis=1, keepdims=True), want, atol=1e-9)
     assert model.score(x, y) > 0.95
+
+
+def test_domain_gate_limit_comes_from_leaving_one_condition_out():
+    x, y, _ = _data(n=60, seed=4)
+    groups = np.tile([0, 1, 2], y.size // 3)
+    ungrouped = DiagnosisExperts().fit(x, y)
+    grouped = DiagnosisExperts().fit(x, y, groups)
+    # a held-out condition lies farther from the others' domain than any row from its own
+    assert grouped.domain_limit_ > ungrouped.domain_limit_ > 0
+    far = x[y != "normal"][:5] + 50.0  # a different machine: every feature far off
+    assert not grouped.in_domain(far).any()
+    phys = grouped.physics_.predict_proba(far[:, grouped.physics_cols_])
+    np.testing.assert_allclose(grouped.predict_proba(far), phys, atol=1e-12)
 
 
 @pytest.mark.parametrize("shares", [16, 0])
@@ -65,6 +85,8 @@ def test_onnx_graph_matches_numpy(shares):
     x, y, _ = _data(seed=2, shares=shares)
     model = DiagnosisExperts(C=0.5).fit(x, y)
     assert (model.generic_ is None) == (shares == 0)
+    if shares:  # rows on both sides of the domain gate
+        assert 0 < model.in_domain(x).mean() < 1
     probs = _session(model).run(None, {"features": x.astype(np.float32)})[0]
     np.testing.assert_allclose(probs, model.predict_proba(x), atol=1e-4)
     assert np.array_equal(model.classes_[probs.argmax(axis=1)], model.predict(x))

@@ -11,10 +11,16 @@ Two experts, each a logistic regression:
 The combined probabilities are
 
     P(normal)   = P_phys(normal)
-    P(fault c)  = (1 - P_phys(normal)) * softmax_c(log P_phys(c) + log P_gen(c))
+    P(fault c)  = (1 - P_phys(normal)) * softmax_c(log P_phys(c) + g(x) log P_gen(c))
 
 a product of the two experts over the fault types, each counted once (no weight to tune), while
-the healthy/faulty decision stays the physics model's alone. Why: the band shares describe the
+the healthy/faulty decision stays the physics model's alone. g(x) is a *domain gate* (1 or 0):
+the generic expert speaks only for windows whose generic features lie within its training
+domain, i.e. whose squared Mahalanobis distance to the fault training windows is no larger than
+the largest distance of a training window from the other operating conditions' windows (fit's
+`groups`, e.g. motor load: leave one condition out, the maximum over all, no free parameter).
+A bearing seen at another load stays inside; a different machine (the simulated pumps) lies far
+outside and gets the physics model alone. Why: the band shares describe the
 rig's transfer path, so they recognise a *bearing* they have seen (load-wise: the same bearings
 at another load) but not a defect; they must not decide whether a machine is healthy (trained on
 CWRU's one normal recording, the band shares call every healthy simulated pump faulty), and on an
@@ -51,6 +57,36 @@ def _names_for(n_columns: int) -> list[str]:
     return _default_names(n_columns)
 
 
+def _domain(g: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Mean and whitening matrix W of rows g: |(x - mean) @ W|^2 is the squared Mahalanobis
+    distance (covariance with a tiny ridge, so collinear band shares stay invertible)."""
+    mean = g.mean(axis=0)
+    cov = np.atleast_2d(np.cov(g, rowvar=False))
+    cov += 1e-6 * (np.trace(cov) / cov.shape[0] + 1e-12) * np.eye(cov.shape[0])
+    chol = np.linalg.cholesky(cov)
+    return mean, np.linalg.inv(chol).T
+
+
+def _distance2(
+    g: NDArray[np.float64], mean: NDArray[np.float64], whiten: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    z = (g - mean) @ whiten
+    return np.asarray(np.sum(z * z, axis=1))
+
+
+def _domain_limit(g: NDArray[np.float64], groups: NDArray[Any] | None) -> float:
+    """Largest squared distance of a row from the domain of the rows of the other groups."""
+    if groups is None or np.unique(groups).size < 2:
+        return float(np.max(_distance2(g, *_domain(g))))
+    worst = 0.0
+    for value in np.unique(groups):
+        out = groups == value
+        if np.sum(~out) <= g.shape[1]:  # too few rows for a covariance: skip this condition
+            continue
+        worst = max(worst, float(np.max(_distance2(g[out], *_domain(g[~out])))))
+    return worst or float(np.max(_distance2(g, *_domain(g))))
+
+
 class DiagnosisExperts:
     """Physics expert for health, product of physics and generic experts for the fault type.
 
@@ -58,7 +94,8 @@ class DiagnosisExperts:
     feature_names: column names (default: `envelope_features` names with as many columns as X).
     Columns named `share_*` go to the generic expert only (with the time statistics); the rest to
     the physics expert. Learned: `classes_`, `physics_`, `generic_` (None without band shares),
-    `physics_cols_`, `generic_cols_`, `n_features_in_`.
+    `physics_cols_`, `generic_cols_`, `n_features_in_`, and the domain gate: `domain_mean_`,
+    `domain_whiten_` (z = (x - mean) @ whiten, distance^2 = |z|^2) and `domain_limit_`.
     """
 
     def __init__(
@@ -73,8 +110,15 @@ class DiagnosisExperts:
         self.prior = prior
         self.feature_names = feature_names
 
-    def fit(self, X: ArrayLike, y: Sequence[str]) -> DiagnosisExperts:
-        """Fit both experts on features X [n, F] and string labels y."""
+    def fit(
+        self, X: ArrayLike, y: Sequence[str], groups: ArrayLike | None = None
+    ) -> DiagnosisExperts:
+        """Fit both experts on features X [n, F] and string labels y.
+
+        groups: operating condition of each row (e.g. motor load in hp); it sets the domain
+        gate's limit by leaving one condition out. Without it (or with one condition) the limit
+        is the largest in-sample distance.
+        """
         x = np.asarray(X, dtype=np.float64)
         labels = np.asarray(y).astype(str)
         if x.ndim != 2:
@@ -98,10 +142,24 @@ class DiagnosisExperts:
         )
         faulty = labels != NORMAL
         if shares and NORMAL in self.classes_ and np.unique(labels[faulty]).size >= 2:
+            g = x[faulty][:, self.generic_cols_]
             self.generic_ = EnvelopeDiagnoser(self.C, self.max_iter, prior="none").fit(
-                x[faulty][:, self.generic_cols_], labels[faulty].tolist()
+                g, labels[faulty].tolist()
             )
+            self.domain_mean_, self.domain_whiten_ = _domain(g)
+            cond = None if groups is None else np.asarray(groups)[faulty]
+            self.domain_limit_ = _domain_limit(g, cond)
         return self
+
+    def in_domain(self, X: ArrayLike) -> NDArray[np.bool_]:
+        """Whether the generic expert speaks for each row of X (the domain gate g(x))."""
+        self._check()
+        if self.generic_ is None:
+            return np.zeros(np.asarray(X).shape[0], dtype=bool)
+        g = np.asarray(X, dtype=np.float64)[:, self.generic_cols_]
+        return np.asarray(
+            _distance2(g, self.domain_mean_, self.domain_whiten_) <= self.domain_limit_
+        )
 
     def _check(self) -> None:
         if not hasattr(self, "physics_"):
@@ -117,7 +175,8 @@ class DiagnosisExperts:
         classes = self.classes_.tolist()
         normal = classes.index(NORMAL)
         faults = [classes.index(c) for c in self.generic_.classes_]
-        logq = np.log(p[:, faults] + 1e-30) + np.log(
+        gate = self.in_domain(x).astype(np.float64)[:, None]
+        logq = np.log(p[:, faults] + 1e-30) + gate * np.log(
             self.generic_.predict_proba(x[:, self.generic_cols_]) + 1e-30
         )
         q = np.exp(logq - logq.max(axis=1, keepdims=True))
@@ -149,7 +208,7 @@ class DiagnosisExperts:
 
     def to_onnx(self) -> bytes:
         """ONNX graph features [batch, F] float32 -> probabilities [batch, n_classes] float32."""
-        from onnx import helper, numpy_helper
+        from onnx import TensorProto, helper, numpy_helper
 
         self._check()
         if self.generic_ is None:
@@ -166,8 +225,14 @@ class DiagnosisExperts:
         e_normal = np.zeros((k, 1))
         e_normal[normal] = 1.0
         onehot = e_normal.T
+        whiten = np.zeros((self.n_features_in_, self.domain_whiten_.shape[1]))
+        whiten[self.generic_cols_] = self.domain_whiten_
         f32 = np.float32
         consts = {
+            "whiten": whiten,
+            "whiten_bias": -self.domain_mean_ @ self.domain_whiten_,
+            "ones_z": np.ones((whiten.shape[1], 1)),
+            "limit": np.array([self.domain_limit_]),
             "wp": wp,
             "bp": bp,
             "wg": wg,
@@ -185,7 +250,15 @@ class DiagnosisExperts:
             mk("Softmax", ["phys_logits"], ["phys_p"], axis=1),
             mk("MatMul", ["phys_p", "e_normal"], ["p_normal"]),  # [batch, 1]
             mk("Gemm", [INPUT_NAME, "wg", "bg"], ["gen_logits"]),
-            mk("LogSoftmax", ["gen_logits"], ["gen_logp"], axis=1),
+            mk("LogSoftmax", ["gen_logits"], ["gen_logp_all"], axis=1),
+            # domain gate: squared Mahalanobis distance of the generic features <= limit
+            mk("Gemm", [INPUT_NAME, "whiten", "whiten_bias"], ["z"]),
+            mk("Mul", ["z", "z"], ["z2"]),
+            mk("MatMul", ["z2", "ones_z"], ["distance2"]),  # [batch, 1]
+            mk("Greater", ["distance2", "limit"], ["outside"]),
+            mk("Not", ["outside"], ["inside"]),
+            mk("Cast", ["inside"], ["gate"], to=TensorProto.FLOAT),
+            mk("Mul", ["gen_logp_all", "gate"], ["gen_logp"]),
             mk("Add", ["phys_logp", "gen_logp"], ["joint"]),
             mk("Add", ["joint", "mask"], ["joint_faults"]),
             mk("Softmax", ["joint_faults"], ["q"], axis=1),

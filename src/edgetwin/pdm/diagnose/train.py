@@ -125,9 +125,13 @@ def fit_windows(
     cache: FeatureCache | None = None,
     make_model: Callable[[], Model] = DiagnosisExperts,
 ) -> Model:
-    """Fit a fresh `make_model()` on the windows `refs`."""
+    """Fit a fresh `make_model()` on the windows `refs` (DiagnosisExperts: grouped by load)."""
     cache = cache or FeatureCache(records, window, params)
-    return make_model().fit(cache(refs), [r.label for r in refs])
+    model = make_model()
+    labels = [r.label for r in refs]
+    if isinstance(model, DiagnosisExperts):  # motor load: the generic expert's domain gate
+        return model.fit(cache(refs), labels, [records[r.record].meta.load_hp for r in refs])
+    return model.fit(cache(refs), labels)
 
 
 Predictor = Callable[[NDArray[np.float64], NDArray[np.float64]], Sequence[str]]
