@@ -21,6 +21,8 @@ from typing import Any, Literal
 import numpy as np
 from psycopg import Connection, sql
 
+from edgetwin.store.pg_signals import DDL as SIGNALS_DDL
+
 log = logging.getLogger(__name__)
 
 DAY_NS = 86_400 * 10**9
@@ -28,19 +30,19 @@ MAX_NEW_PARTITIONS = 64  # per batch; days beyond that land in the DEFAULT parti
 
 Mode = Literal["timescaledb", "partitioned", "plain"]
 
-# text columns use the "C" collation: byte order like DuckDB (same ORDER BY everywhere) and
-# the cheapest comparisons for the unique index
+# signals are INTEGER ids into the `signals` table (pg_signals.py); the text columns of events
+# use the "C" collation: byte order like DuckDB and the cheapest comparisons for the index
 COLUMNS: dict[str, str] = {
-    "samples": 'ts_ns BIGINT NOT NULL, signal TEXT COLLATE "C" NOT NULL, '
+    "samples": "ts_ns BIGINT NOT NULL, signal_id INTEGER NOT NULL, "
     "value DOUBLE PRECISION, quality SMALLINT NOT NULL",
-    "waveforms": 'ts_ns BIGINT NOT NULL, signal TEXT COLLATE "C" NOT NULL, '
+    "waveforms": "ts_ns BIGINT NOT NULL, signal_id INTEGER NOT NULL, "
     'rate_hz DOUBLE PRECISION NOT NULL, "values" BYTEA NOT NULL',
     "events": 'ts_ns BIGINT NOT NULL, source TEXT COLLATE "C" NOT NULL, '
     'kind TEXT COLLATE "C" NOT NULL, severity INTEGER NOT NULL, payload TEXT',
 }
 KEYS: dict[str, tuple[str, ...]] = {
-    "samples": ("signal", "ts_ns"),
-    "waveforms": ("signal", "ts_ns"),
+    "samples": ("signal_id", "ts_ns"),
+    "waveforms": ("signal_id", "ts_ns"),
     "events": ("source", "kind", "ts_ns"),
 }
 _BOUND = re.compile(r"FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)")
@@ -81,6 +83,7 @@ class Layout:
             con.execute("SELECT pg_advisory_xact_lock(%s)", [_SETUP_LOCK])
             existing = self._existing_mode(con)
             self.mode = existing or self._choose_mode(con)
+            con.execute(SIGNALS_DDL)
             for table, columns in COLUMNS.items():
                 self._create(con, table, columns)
         self.load_partitions(con)

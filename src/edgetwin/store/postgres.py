@@ -2,13 +2,17 @@
 
 Same contract and same result schemas as the DuckDB store, so the runtime, the API and the CLI
 do not know which one they talk to. The hot paths never touch rows in Python:
-- append: the batch becomes CSV in Arrow's C++ writer, is `COPY`ed into a session-private
-  staging table, and one `INSERT ... SELECT ... ON CONFLICT DO NOTHING` moves it into the
-  partitioned table; all in one transaction, so a failing batch leaves nothing behind and a
-  replayed one adds nothing. ON CONFLICT also collapses keys repeated inside one batch (the
-  first row wins, in batch order), so no DISTINCT ON sort is paid per batch.
-- read: `COPY (SELECT ...) TO STDOUT (FORMAT csv)` parsed by Arrow's C++ CSV reader with the
-  column types given up front.
+- append: the batch becomes CSV in Arrow's C++ writer and is `COPY`ed straight into the
+  partitioned table inside a savepoint; the unique index on the idempotence key rejects a
+  batch that repeats a stored key, and only then is it COPYed into a session-private staging
+  table and merged with `INSERT ... SELECT ... ON CONFLICT DO NOTHING`. Live data never
+  repeats, so it pays only the COPY (like the DuckDB store's fast path); replays and
+  back-fills (a batch starting before the newest row this process wrote goes straight to the
+  merge) pay the merge. ON CONFLICT also collapses keys repeated inside one batch (the first
+  row wins, in batch order), so no DISTINCT ON sort is paid per batch. One transaction either
+  way: a failing batch leaves nothing behind, a replayed one adds nothing.
+- read: `COPY (SELECT ...) TO STDOUT (FORMAT csv)` read off libpq into one buffer (pg_copy.py)
+  and parsed by Arrow's C++ CSV reader with the column types given up front.
 One connection serves the store, guarded by a lock (the store is shared between threads like
 the DuckDB one); a connection that drops is re-opened once per call before giving up.
 """
@@ -21,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import numpy as np
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,8 +35,10 @@ from edgetwin.core.errors import DataError, StoreError
 from edgetwin.core.schemas import EVENTS_SCHEMA, SAMPLES_SCHEMA, TS_TYPE, WAVEFORMS_SCHEMA, conform
 from edgetwin.store.base import Agg
 from edgetwin.store.blobs import blobs_to_lists, lists_to_blobs
+from edgetwin.store.pg_copy import copy_out
 from edgetwin.store.pg_csv import from_csv, to_csv
 from edgetwin.store.pg_layout import COLUMNS, Layout, batch_days
+from edgetwin.store.pg_signals import SignalIds
 from edgetwin.store.pg_url import mask_url, scrub
 from edgetwin.store.timeutil import to_ns
 
@@ -44,7 +51,7 @@ _RAW = {
     "samples": pa.schema(
         [
             ("ts_ns", pa.int64()),
-            ("signal", pa.string()),
+            ("signal_id", pa.int32()),
             ("value", pa.float64()),
             ("quality", pa.uint8()),
         ]
@@ -52,7 +59,7 @@ _RAW = {
     "waveforms": pa.schema(
         [
             ("ts_ns", pa.int64()),
-            ("signal", pa.string()),
+            ("signal_id", pa.int32()),
             ("rate_hz", pa.float64()),
             ("values", pa.large_binary()),
         ]
@@ -77,15 +84,16 @@ _AGG_SQL = {
     "first": "(array_agg(value ORDER BY ts_ns) FILTER (WHERE value IS NOT NULL))[1]",
     "count": "count(value)",
 }
-# distinct signals by hopping along the (signal, ts_ns) index: one probe per signal instead of
-# reading every row (PostgreSQL 15 has no skip scan of its own)
-_SIGNALS_CTE = """
-WITH RECURSIVE sig(signal) AS (
-    (SELECT signal FROM samples ORDER BY signal LIMIT 1)
+# distinct signal ids by hopping along the (signal_id, ts_ns) index: one probe per signal
+# instead of reading every row (PostgreSQL 15 has no skip scan of its own)
+_SIGNAL_IDS = """
+WITH RECURSIVE sig(id) AS (
+    (SELECT signal_id FROM samples ORDER BY signal_id LIMIT 1)
     UNION ALL
-    SELECT (SELECT s.signal FROM samples s WHERE s.signal > sig.signal ORDER BY s.signal LIMIT 1)
-    FROM sig WHERE sig.signal IS NOT NULL
-)"""
+    SELECT (SELECT s.signal_id FROM samples s WHERE s.signal_id > sig.id
+            ORDER BY s.signal_id LIMIT 1)
+    FROM sig WHERE sig.id IS NOT NULL
+) SELECT id FROM sig WHERE id IS NOT NULL"""
 
 
 def _kind_of(table: pa.Table) -> str:
@@ -130,6 +138,9 @@ class PostgresStore:
         self.layout = Layout(timescaledb)
         self._lock = threading.RLock()
         self._con: psycopg.Connection[Any] | None = None
+        # newest ts this process wrote per table: a batch starting later is COPYed straight in
+        self._newest: dict[str, int] = {}
+        self._signal_ids = SignalIds()
         with self._lock:
             self._connect()
 
@@ -233,48 +244,89 @@ class PostgresStore:
             batch = batch.set_column(idx, "values", lists_to_blobs(batch.column("values")))
         lo, hi = (v.as_py() for v in pc.min_max(ts_ns).values())
         days = batch_days(lo, hi, ts_ns.to_numpy())
-        payload = to_csv(batch, _HEX.get(kind, ()))
-        cols = sql.SQL(", ").join(sql.Identifier(c) for c in batch.column_names)
-        stage = sql.Identifier(f"_stage_{kind}")
-        copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(stage, cols)
-        insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
-            sql.Identifier(kind), cols, cols, stage
+        names = [*batch.column_names]
+        if kind != "events":
+            names[1] = "signal_id"
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in names)
+        target, stage = sql.Identifier(kind), sql.Identifier(f"_stage_{kind}")
+        direct = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(target, cols)
+        staged = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(stage, cols)
+        merge = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
+            target, cols, cols, stage
         )
+        newest = self._newest.get(kind)
+        optimistic = newest is None or lo > newest
 
         def work(con: psycopg.Connection[Any]) -> int:
+            rows = batch
+            if kind != "events":
+                ids = self._signal_ids.to_ids(con, batch.column("signal"))
+                rows = batch.set_column(1, "signal_id", ids)
+            payload = to_csv(rows, _HEX.get(kind, ()))
             self.layout.ensure_partitions(con, kind, days)
             with con.transaction(), con.cursor() as cur:
-                with cur.copy(copy) as cp:
+                if optimistic:
+                    try:
+                        with con.transaction(), cur.copy(direct) as cp:  # in a savepoint
+                            cp.write(payload)
+                        return max(cur.rowcount, 0)
+                    except psycopg.errors.UniqueViolation:
+                        log.debug("%s: batch overlaps stored rows; merging instead", kind)
+                with cur.copy(staged) as cp:
                     cp.write(payload)
-                cur.execute(insert)
+                cur.execute(merge)
                 return max(cur.rowcount, 0)
 
-        return self._call(f"append to {kind}", work)
+        inserted = self._call(f"append to {kind}", work)
+        self._newest[kind] = hi if newest is None else max(newest, hi)
+        return inserted
 
     # -- reading -----------------------------------------------------------------------------
-    def _copy_out(self, kind: str, query: sql.Composable, what: str) -> pa.Table:
-        """Run `query` through COPY TO and parse it into the raw columns of `kind`."""
-        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
+    def _read(
+        self,
+        kind: str,
+        query: Callable[[sql.Composable], sql.Composable],
+        what: str,
+        signals: list[str] | None = None,
+        start: object = None,
+        end: object = None,
+        extra: dict[str, Any] | None = None,
+    ) -> pa.Table:
+        """COPY `query(where)` out and parse it into the raw columns of `kind`; for samples and
+        waveforms, signal paths in the filter become ids and ids in the result become a
+        dictionary-encoded `signal` column, rows ordered by (path, ts) like DuckDB returns."""
 
-        def work(con: psycopg.Connection[Any]) -> bytes:
-            with con.cursor() as cur, cur.copy(statement) as cp:
-                return b"".join(cp)
+        def work(con: psycopg.Connection[Any]) -> tuple[pa.Table, pa.Array | None, bool]:
+            ids = None if signals is None else self._signal_ids.find(con, signals)
+            where = self._where("signal_id", ids, start, end, extra)
+            statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query(where))
+            data = copy_out(con, statement.as_bytes(con))
+            raw = from_csv(data, _RAW[kind], _HEX.get(kind, ()), kind == "events")
+            if "signal_id" not in raw.column_names:
+                return raw, None, True
+            column, ordered = self._signal_ids.to_names(con, raw.column("signal_id").to_numpy())
+            return raw, column, ordered
 
-        data = self._call(what, work)
-        return from_csv(data, _RAW[kind], _HEX.get(kind, ()), newlines_in_values=kind == "events")
+        raw, column, ordered = self._call(what, work)
+        if column is None:
+            return raw
+        raw = raw.set_column(1, "signal", column)
+        if not ordered:  # stable: keeps ts order within each signal
+            raw = raw.take(np.argsort(column.indices.to_numpy(), kind="stable"))
+        return raw
 
     @staticmethod
     def _where(
         column: str,
-        values: list[str] | None,
+        ids: list[int] | None,
         start: object,
         end: object,
         extra: dict[str, Any] | None = None,
     ) -> sql.Composable:
         clauses: list[sql.Composable] = []
-        if values is not None:
+        if ids is not None:
             clauses.append(
-                sql.SQL("{} = ANY({}::text[])").format(sql.Identifier(column), sql.Literal(values))
+                sql.SQL("{} = ANY({}::int[])").format(sql.Identifier(column), sql.Literal(ids))
             )
         lo, hi = to_ns(start), to_ns(end)
         if lo is not None:
@@ -299,20 +351,24 @@ class PostgresStore:
     def read_samples(
         self, signals: str | list[str] | None = None, start: object = None, end: object = None
     ) -> pa.Table:
-        where = self._where("signal", _as_list(signals), start, end)
-        query = sql.SQL(
-            "SELECT ts_ns, signal, value, quality FROM samples{} ORDER BY signal, ts_ns"
-        ).format(where)
-        return self._to_schema(self._copy_out("samples", query, "read samples"), SAMPLES_SCHEMA)
+        def query(where: sql.Composable) -> sql.Composable:
+            return sql.SQL(
+                "SELECT ts_ns, signal_id, value, quality FROM samples{} ORDER BY signal_id, ts_ns"
+            ).format(where)
+
+        raw = self._read("samples", query, "read samples", _as_list(signals), start, end)
+        return self._to_schema(raw, SAMPLES_SCHEMA)
 
     def read_waveforms(
         self, signals: str | list[str] | None = None, start: object = None, end: object = None
     ) -> pa.Table:
-        where = self._where("signal", _as_list(signals), start, end)
-        query = sql.SQL(
-            'SELECT ts_ns, signal, rate_hz, "values" FROM waveforms{} ORDER BY signal, ts_ns'
-        ).format(where)
-        raw = self._copy_out("waveforms", query, "read waveforms")
+        def query(where: sql.Composable) -> sql.Composable:
+            return sql.SQL(
+                'SELECT ts_ns, signal_id, rate_hz, "values" FROM waveforms{} '
+                "ORDER BY signal_id, ts_ns"
+            ).format(where)
+
+        raw = self._read("waveforms", query, "read waveforms", _as_list(signals), start, end)
         return self._to_schema(raw, WAVEFORMS_SCHEMA)
 
     def read_events(
@@ -322,11 +378,14 @@ class PostgresStore:
         end: object = None,
         kind: str | None = None,
     ) -> pa.Table:
-        where = self._where("source", None, start, end, {"source": source, "kind": kind})
-        query = sql.SQL(
-            "SELECT ts_ns, source, kind, severity, payload FROM events{} ORDER BY ts_ns"
-        ).format(where)
-        return self._to_schema(self._copy_out("events", query, "read events"), EVENTS_SCHEMA)
+        def query(where: sql.Composable) -> sql.Composable:
+            return sql.SQL(
+                "SELECT ts_ns, source, kind, severity, payload FROM events{} ORDER BY ts_ns"
+            ).format(where)
+
+        extra = {"source": source, "kind": kind}
+        raw = self._read("events", query, "read events", None, start, end, extra)
+        return self._to_schema(raw, EVENTS_SCHEMA)
 
     def downsample(
         self,
@@ -344,55 +403,56 @@ class PostgresStore:
         if unknown:
             raise StoreError(f"unknown aggregate(s) {unknown}; choose from {sorted(_AGG_SQL)}")
         width = int(every_s * 1e9)
-        where = self._where("signal", [signal], start, end)
         select = sql.SQL(", ").join(
             sql.SQL("{} AS {}").format(sql.SQL(_AGG_SQL[a]), sql.Identifier(a)) for a in aggs
         )
-        query = sql.SQL(
-            "SELECT (ts_ns / {w}) * {w} AS ts_ns, {select}, count(*) AS n "
-            "FROM samples{where} GROUP BY 1 ORDER BY 1"
-        ).format(w=sql.Literal(width), select=select, where=where)
-        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
         schema = pa.schema(
             [("ts_ns", pa.int64())]
             + [(a, pa.int64() if a == "count" else pa.float64()) for a in aggs]
             + [("n", pa.int64())]
         )
 
-        def work(con: psycopg.Connection[Any]) -> bytes:
-            with con.cursor() as cur, cur.copy(statement) as cp:
-                return b"".join(cp)
+        def work(con: psycopg.Connection[Any]) -> bytearray:
+            where = self._where("signal_id", self._signal_ids.find(con, [signal]), start, end)
+            query = sql.SQL(
+                "SELECT (ts_ns / {w}) * {w} AS ts_ns, {select}, count(*) AS n "
+                "FROM samples{where} GROUP BY 1 ORDER BY 1"
+            ).format(w=sql.Literal(width), select=select, where=where)
+            statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
+            return copy_out(con, statement.as_bytes(con))
 
         raw = from_csv(self._call("downsample", work), schema)
         return raw.set_column(0, "ts", raw.column("ts_ns").cast(TS_TYPE))
 
     def latest(self, signals: str | list[str] | None = None) -> pa.Table:
-        wanted = _as_list(signals)
-        source: sql.Composable
-        if wanted is None:
-            source = sql.SQL(_SIGNALS_CTE + " SELECT signal FROM sig WHERE signal IS NOT NULL")
-        else:
-            source = sql.SQL("SELECT DISTINCT unnest({}::text[]) AS signal").format(
-                sql.Literal(wanted)
+        # the newest row per signal is one backward probe of the (signal_id, ts_ns) index; its
+        # value is the newest non-NULL one, as DuckDB's arg_max gives it
+        def query(where: sql.Composable) -> sql.Composable:
+            source = (
+                sql.SQL(_SIGNAL_IDS)
+                if wanted is None
+                else sql.SQL("SELECT DISTINCT unnest({}::int[]) AS id").format(sql.Literal(ids))
             )
-        # the newest row per signal is one backward index probe; its value is the newest
-        # non-NULL one, as DuckDB's arg_max gives it
-        query = sql.SQL(
-            "SELECT l.ts_ns, s.signal, v.value, l.quality FROM ({}) s "
-            "CROSS JOIN LATERAL (SELECT ts_ns, quality FROM samples t WHERE t.signal = s.signal "
-            "ORDER BY ts_ns DESC LIMIT 1) l "
-            "LEFT JOIN LATERAL (SELECT value FROM samples t WHERE t.signal = s.signal "
-            "AND t.value IS NOT NULL ORDER BY ts_ns DESC LIMIT 1) v ON true "
-            "ORDER BY s.signal"
-        ).format(source)
-        return self._to_schema(self._copy_out("samples", query, "latest"), SAMPLES_SCHEMA)
+            return sql.SQL(
+                "SELECT l.ts_ns, s.id, v.value, l.quality FROM ({}) s "
+                "CROSS JOIN LATERAL (SELECT ts_ns, quality FROM samples t "
+                "WHERE t.signal_id = s.id ORDER BY ts_ns DESC LIMIT 1) l "
+                "LEFT JOIN LATERAL (SELECT value FROM samples t WHERE t.signal_id = s.id "
+                "AND t.value IS NOT NULL ORDER BY ts_ns DESC LIMIT 1) v ON true"
+            ).format(source)
+
+        wanted = _as_list(signals)
+        ids: list[int] = []
+        if wanted is not None:
+            ids = self._call("latest", lambda con: self._signal_ids.find(con, wanted))
+        raw = self._read("samples", query, "latest")
+        return self._to_schema(raw, SAMPLES_SCHEMA)
 
     def signals(self) -> list[str]:
         def work(con: psycopg.Connection[Any]) -> list[str]:
-            rows = con.execute(
-                _SIGNALS_CTE + " SELECT signal FROM sig WHERE signal IS NOT NULL"
-            ).fetchall()
-            return [str(r[0]) for r in rows]
+            ids = np.array([r[0] for r in con.execute(_SIGNAL_IDS).fetchall()], dtype=np.int32)
+            column, _ = self._signal_ids.to_names(con, ids)
+            return [str(n) for n in column.dictionary.to_pylist()]
 
         return self._call("list signals", work)
 
