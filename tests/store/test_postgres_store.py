@@ -16,6 +16,7 @@ from edgetwin.core import StoreError, make_events, make_samples, make_waveforms
 from edgetwin.core.schemas import SAMPLES_SCHEMA, WAVEFORMS_SCHEMA
 from edgetwin.store import open_store, pg_layout
 from edgetwin.store.duckdb_store import DuckDBStore
+from edgetwin.store.location import display_name, is_url, store_location
 from edgetwin.store.pg_layout import DAY_NS, day_name
 from edgetwin.store.pg_url import mask_url
 from edgetwin.store.postgres import PostgresStore
@@ -348,3 +349,15 @@ def test_parity_with_duckdb(pg_url: str, tmp_path: Path) -> None:
         now = T0 + DAY_NS + 3600 * S
         assert pg.apply_retention(12 * 3600, now=now) == duck.apply_retention(12 * 3600, now=now)
         assert pg.read_samples().equals(duck.read_samples())
+
+
+def test_db_location_survives_pathlib_and_masks_for_display(pg_url: str) -> None:
+    squashed = Path(pg_url)  # what a typer Path option makes of a URL: '//' becomes '/'
+    url, anchor = store_location(squashed)
+    assert url == pg_url and is_url(squashed)
+    assert anchor.name.startswith("edgetwin-") and anchor.suffix == ".pg"
+    with open_store(url) as store:
+        assert store.append(_samples(0, 3)) == 3
+    assert "***" in display_name(squashed) and pg_url not in display_name(squashed)
+    assert store_location("h/e.duckdb") == ("h/e.duckdb", Path("h/e.duckdb"))
+    assert display_name("h/e.duckdb") == "h/e.duckdb" and not is_url("h/e.duckdb")
