@@ -34,7 +34,7 @@ def _load(data: list[Path], console: Console) -> list[Any]:
 
 
 PRIOR_HELP = (
-    "sign constraints of the classifier: 'strict' (defect-frequency energy counts only for its own "
+    "sign constraints of the physics classifier (it alone decides healthy vs faulty): 'strict' (defect-frequency energy counts only for its own "
     "fault; shaft modulation and impulsiveness never for health), 'evidence' (shaft and time "
     "statistics free: higher CWRU scores, but learns the CWRU rig's normal recording), 'none'"
 )
