@@ -83,7 +83,7 @@ def test_domain_gate_limit_comes_from_leaving_one_condition_out():
 @pytest.mark.parametrize("shares", [16, 0])
 def test_onnx_graph_matches_numpy(shares):
     x, y, _ = _data(seed=2, shares=shares)
-    model = DiagnosisExperts(C=0.5).fit(x, y)
+    model = DiagnosisExperts(C=0.5).fit(x, y, np.tile([0, 1], y.size // 2))
     assert (model.generic_ is None) == (shares == 0)
     if shares:  # rows on both sides of the domain gate
         assert 0 < model.in_domain(x).mean() < 1
@@ -148,3 +148,27 @@ def test_experts_name_the_cwru_bearings_the_physics_model_misses(shared_data, tm
     assert results["experts"].n == 36
     assert results["experts"].accuracy >= 35 / 36, results["experts"].confusion
     assert results["physics"].accuracy <= 34 / 36, results["physics"].confusion
+
+
+def test_domain_is_near_a_known_recording_not_between_them():
+    """The band shares recognise recordings: a window halfway between two known recordings (as
+    an unseen bearing may be) is outside the domain, though near the mean of all training rows."""
+    rng = np.random.default_rng(5)
+    names = feature_names(3, "family", 16)
+    n = 40
+    y = np.repeat(["normal", "ball", "ball", "outer_race", "outer_race"], n)
+    recordings = np.repeat(np.arange(5), n)
+    loads = np.tile([0, 1], y.size // 2)
+    x = rng.normal(size=(y.size, len(names)))
+    shares = [j for j, c in enumerate(names) if c.startswith("share_")]
+    offsets = {1: 8.0, 2: -8.0, 3: 8.0, 4: -8.0}  # two recordings per fault type, far apart
+    for rec, off in offsets.items():
+        x[np.ix_(recordings == rec, shares)] += off
+    model = DiagnosisExperts().fit(x, y, loads, recordings)
+    assert model.domain_means_.shape[0] == 4  # one cluster per fault recording
+    assert model.in_domain(x[y != "normal"]).mean() > 0.95
+    between = x[recordings == 1].copy()
+    between[:, shares] -= 8.0  # halfway between recordings 1 and 2
+    assert not model.in_domain(between).any()
+    probs = _session(model).run(None, {"features": np.vstack([x, between]).astype(np.float32)})[0]
+    np.testing.assert_allclose(probs, model.predict_proba(np.vstack([x, between])), atol=1e-4)

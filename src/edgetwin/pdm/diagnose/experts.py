@@ -15,17 +15,13 @@ The combined probabilities are
 
 a product of the two experts over the fault types, each counted once (no weight to tune), while
 the healthy/faulty decision stays the physics model's alone. g(x) is a *domain gate* (1 or 0):
-the generic expert speaks only for windows whose generic features lie within its training
-domain, i.e. whose squared Mahalanobis distance to the fault training windows is no larger than
-the largest distance of a training window from the other operating conditions' windows (fit's
-`groups`, e.g. motor load: leave one condition out, the maximum over all, no free parameter).
-A bearing seen at another load stays inside; a different machine (the simulated pumps) lies far
-outside and gets the physics model alone. Why: the band shares describe the
-rig's transfer path, so they recognise a *bearing* they have seen (load-wise: the same bearings
-at another load) but not a defect; they must not decide whether a machine is healthy (trained on
-CWRU's one normal recording, the band shares call every healthy simulated pump faulty), and on an
-unseen bearing a product lets the physics evidence outvote them where it is clear. Without
-band-share columns the model is the physics expert alone.
+the band shares recognise the recordings (bearings) they were trained on, so the generic expert
+speaks only for windows close to one of them: the squared Mahalanobis distance to the nearest
+training recording's mean (covariance pooled within recordings) must not exceed the largest such
+distance of a training window from the recordings of the *other* operating conditions (fit's
+`groups`, e.g. motor load: leave one condition out, the maximum over all; no free parameter).
+A known bearing at another load stays inside; an unseen bearing is often outside, and a
+different machine (the simulated pumps) far outside: they get the physics model alone.
 """
 
 from __future__ import annotations
@@ -57,34 +53,38 @@ def _names_for(n_columns: int) -> list[str]:
     return _default_names(n_columns)
 
 
-def _domain(g: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Mean and whitening matrix W of rows g: |(x - mean) @ W|^2 is the squared Mahalanobis
-    distance (covariance with a tiny ridge, so collinear band shares stay invertible)."""
-    mean = g.mean(axis=0)
-    cov = np.atleast_2d(np.cov(g, rowvar=False))
+Domain = tuple[NDArray[np.float64], NDArray[np.float64]]  # whitening matrix, whitened means
+
+
+def _domain(g: NDArray[np.float64], clusters: NDArray[Any]) -> Domain:
+    """Whitening matrix W (pooled within-cluster covariance) and the whitened cluster means:
+    |x @ W - m_r|^2 is the squared Mahalanobis distance of x to cluster r. A tiny ridge keeps
+    collinear band shares invertible."""
+    ids, index = np.unique(clusters, return_inverse=True)
+    means = np.stack([g[index == k].mean(axis=0) for k in range(ids.size)])
+    resid = g - means[index]
+    cov = resid.T @ resid / max(g.shape[0] - ids.size, 1)
     cov += 1e-6 * (np.trace(cov) / cov.shape[0] + 1e-12) * np.eye(cov.shape[0])
-    chol = np.linalg.cholesky(cov)
-    return mean, np.linalg.inv(chol).T
+    whiten = np.linalg.inv(np.linalg.cholesky(cov)).T
+    return whiten, means @ whiten
 
 
-def _distance2(
-    g: NDArray[np.float64], mean: NDArray[np.float64], whiten: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    z = (g - mean) @ whiten
-    return np.asarray(np.sum(z * z, axis=1))
+def _nearest2(g: NDArray[np.float64], domain: Domain) -> NDArray[np.float64]:
+    """Squared distance of each row of g to the nearest cluster of `domain`."""
+    z = g @ domain[0]
+    d = np.sum(z * z, axis=1)[:, None] - 2.0 * z @ domain[1].T + np.sum(domain[1] ** 2, axis=1)
+    return np.asarray(np.min(d, axis=1))
 
 
-def _domain_limit(g: NDArray[np.float64], groups: NDArray[Any] | None) -> float:
-    """Largest squared distance of a row from the domain of the rows of the other groups."""
-    if groups is None or np.unique(groups).size < 2:
-        return float(np.max(_distance2(g, *_domain(g))))
+def _domain_limit(g: NDArray[np.float64], clusters: NDArray[Any], groups: NDArray[Any]) -> float:
+    """Largest nearest-cluster distance of a row from the clusters of the other groups."""
     worst = 0.0
     for value in np.unique(groups):
         out = groups == value
-        if np.sum(~out) <= g.shape[1]:  # too few rows for a covariance: skip this condition
-            continue
-        worst = max(worst, float(np.max(_distance2(g[out], *_domain(g[~out])))))
-    return worst or float(np.max(_distance2(g, *_domain(g))))
+        if np.sum(~out) - np.unique(clusters[~out]).size <= g.shape[1]:
+            continue  # too few rows for a covariance: skip this condition
+        worst = max(worst, float(np.max(_nearest2(g[out], _domain(g[~out], clusters[~out])))))
+    return worst or float(np.max(_nearest2(g, _domain(g, clusters))))
 
 
 class DiagnosisExperts:
@@ -94,8 +94,9 @@ class DiagnosisExperts:
     feature_names: column names (default: `envelope_features` names with as many columns as X).
     Columns named `share_*` go to the generic expert only (with the time statistics); the rest to
     the physics expert. Learned: `classes_`, `physics_`, `generic_` (None without band shares),
-    `physics_cols_`, `generic_cols_`, `n_features_in_`, and the domain gate: `domain_mean_`,
-    `domain_whiten_` (z = (x - mean) @ whiten, distance^2 = |z|^2) and `domain_limit_`.
+    `physics_cols_`, `generic_cols_`, `n_features_in_`, and the domain gate: `domain_whiten_`,
+    `domain_means_` (whitened recording means; distance^2 = |x @ whiten - mean|^2) and
+    `domain_limit_`.
     """
 
     def __init__(
@@ -111,13 +112,18 @@ class DiagnosisExperts:
         self.feature_names = feature_names
 
     def fit(
-        self, X: ArrayLike, y: Sequence[str], groups: ArrayLike | None = None
+        self,
+        X: ArrayLike,
+        y: Sequence[str],
+        groups: ArrayLike | None = None,
+        recordings: ArrayLike | None = None,
     ) -> DiagnosisExperts:
         """Fit both experts on features X [n, F] and string labels y.
 
-        groups: operating condition of each row (e.g. motor load in hp); it sets the domain
-        gate's limit by leaving one condition out. Without it (or with one condition) the limit
-        is the largest in-sample distance.
+        groups: operating condition of each row (e.g. motor load in hp); recordings: the
+        recording (one bearing at one condition) each row comes from. They define the domain
+        gate: its clusters are the recordings (default: one per label and group) and its limit
+        comes from leaving one group out (without groups: the largest in-sample distance).
         """
         x = np.asarray(X, dtype=np.float64)
         labels = np.asarray(y).astype(str)
@@ -146,9 +152,13 @@ class DiagnosisExperts:
             self.generic_ = EnvelopeDiagnoser(self.C, self.max_iter, prior="none").fit(
                 g, labels[faulty].tolist()
             )
-            self.domain_mean_, self.domain_whiten_ = _domain(g)
-            cond = None if groups is None else np.asarray(groups)[faulty]
-            self.domain_limit_ = _domain_limit(g, cond)
+            cond = np.zeros(g.shape[0]) if groups is None else np.asarray(groups)[faulty]
+            if recordings is None:
+                clusters = np.char.add(labels[faulty], np.asarray(cond).astype(str))
+            else:
+                clusters = np.asarray(recordings)[faulty]
+            self.domain_whiten_, self.domain_means_ = _domain(g, clusters)
+            self.domain_limit_ = _domain_limit(g, clusters, cond)
         return self
 
     def in_domain(self, X: ArrayLike) -> NDArray[np.bool_]:
@@ -158,7 +168,7 @@ class DiagnosisExperts:
             return np.zeros(np.asarray(X).shape[0], dtype=bool)
         g = np.asarray(X, dtype=np.float64)[:, self.generic_cols_]
         return np.asarray(
-            _distance2(g, self.domain_mean_, self.domain_whiten_) <= self.domain_limit_
+            _nearest2(g, (self.domain_whiten_, self.domain_means_)) <= self.domain_limit_
         )
 
     def _check(self) -> None:
@@ -227,11 +237,12 @@ class DiagnosisExperts:
         onehot = e_normal.T
         whiten = np.zeros((self.n_features_in_, self.domain_whiten_.shape[1]))
         whiten[self.generic_cols_] = self.domain_whiten_
+        means = self.domain_means_
         f32 = np.float32
         consts = {
             "whiten": whiten,
-            "whiten_bias": -self.domain_mean_ @ self.domain_whiten_,
             "ones_z": np.ones((whiten.shape[1], 1)),
+            "means": means,
             "limit": np.array([self.domain_limit_]),
             "wp": wp,
             "bp": bp,
@@ -243,6 +254,7 @@ class DiagnosisExperts:
             "one": np.ones(1),
         }
         inits = [numpy_helper.from_array(v.astype(f32), n) for n, v in consts.items()]
+        inits.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"))
         mk = helper.make_node
         nodes = [
             mk("Gemm", [INPUT_NAME, "wp", "bp"], ["phys_logits"]),
@@ -251,10 +263,13 @@ class DiagnosisExperts:
             mk("MatMul", ["phys_p", "e_normal"], ["p_normal"]),  # [batch, 1]
             mk("Gemm", [INPUT_NAME, "wg", "bg"], ["gen_logits"]),
             mk("LogSoftmax", ["gen_logits"], ["gen_logp_all"], axis=1),
-            # domain gate: squared Mahalanobis distance of the generic features <= limit
-            mk("Gemm", [INPUT_NAME, "whiten", "whiten_bias"], ["z"]),
-            mk("Mul", ["z", "z"], ["z2"]),
-            mk("MatMul", ["z2", "ones_z"], ["distance2"]),  # [batch, 1]
+            # domain gate: squared Mahalanobis distance to the nearest training recording
+            mk("MatMul", [INPUT_NAME, "whiten"], ["z"]),
+            mk("Unsqueeze", ["z", "axis1"], ["z3"]),  # [batch, 1, dims]
+            mk("Sub", ["z3", "means"], ["diff"]),  # [batch, recordings, dims]
+            mk("Mul", ["diff", "diff"], ["diff2"]),
+            mk("MatMul", ["diff2", "ones_z"], ["distances2"]),  # [batch, recordings, 1]
+            mk("ReduceMin", ["distances2"], ["distance2"], axes=[1], keepdims=0),  # [batch, 1]
             mk("Greater", ["distance2", "limit"], ["outside"]),
             mk("Not", ["outside"], ["inside"]),
             mk("Cast", ["inside"], ["gate"], to=TensorProto.FLOAT),

@@ -125,12 +125,13 @@ def fit_windows(
     cache: FeatureCache | None = None,
     make_model: Callable[[], Model] = DiagnosisExperts,
 ) -> Model:
-    """Fit a fresh `make_model()` on the windows `refs` (DiagnosisExperts: grouped by load)."""
+    """Fit a fresh `make_model()` on the windows `refs` (DiagnosisExperts: with loads and recordings)."""
     cache = cache or FeatureCache(records, window, params)
     model = make_model()
     labels = [r.label for r in refs]
-    if isinstance(model, DiagnosisExperts):  # motor load: the generic expert's domain gate
-        return model.fit(cache(refs), labels, [records[r.record].meta.load_hp for r in refs])
+    if isinstance(model, DiagnosisExperts):  # the domain gate: loads and recordings
+        loads = [records[r.record].meta.load_hp for r in refs]
+        return model.fit(cache(refs), labels, loads, [r.record for r in refs])
     return model.fit(cache(refs), labels)
 
 
