@@ -68,9 +68,9 @@ class SignalIds:
         lut = np.array([self.by_name[n] for n in names] or [0], dtype=np.int32)
         return pa.array(lut[column.indices.to_numpy(zero_copy_only=False)], pa.int32())
 
-    def to_names(self, con: Connection[Any], ids: np.ndarray) -> tuple[pa.DictionaryArray, bool]:
-        """int ids → a signal column dictionary-encoded in path order, and whether its rows are
-        already in path order (server output is in id order; ids need not follow paths)."""
+    def to_names(self, con: Connection[Any], ids: np.ndarray) -> pa.DictionaryArray:
+        """int ids → a signal column whose dictionary is in path order (ids need not be), so
+        sorting by its indices sorts by path."""
         present = np.unique(ids)
         unknown = [int(i) for i in present if int(i) not in self.by_id]
         if unknown:
@@ -84,5 +84,4 @@ class SignalIds:
         rank[order] = np.arange(len(present), dtype=np.int32)
         codes = rank[np.searchsorted(present, ids)] if len(ids) else np.zeros(0, np.int32)
         dictionary = pa.array([names[i] for i in order], pa.string())
-        ordered = bool(np.all(codes[1:] >= codes[:-1]))
-        return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), dictionary), ordered
+        return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), dictionary)
