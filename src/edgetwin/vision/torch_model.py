@@ -70,9 +70,15 @@ class PatchFeatures(nn.Module):
 
     mean: torch.Tensor
     std: torch.Tensor
+    photo_ref: torch.Tensor
 
     def __init__(
-        self, backbone: Any, layers: tuple[int, ...] = DEFAULT_LAYERS, border_px: int = 16
+        self,
+        backbone: Any,
+        layers: tuple[int, ...] = DEFAULT_LAYERS,
+        border_px: int = 16,
+        photometric: tuple[float, float] | None = None,
+        pooled_levels: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         if border_px % 16:
@@ -81,30 +87,74 @@ class PatchFeatures(nn.Module):
             )
         self.border_px = int(border_px)
         self.layers = tuple(sorted(layers))
+        self.pooled_levels = tuple(sorted(pooled_levels))
+        last = max(self.layers + self.pooled_levels)
         self.stem = nn.Sequential(backbone._conv_stem, backbone._bn0, backbone._swish)
-        self.blocks = nn.ModuleList(list(backbone._blocks)[: self.layers[-1] + 1])
+        self.blocks = nn.ModuleList(list(backbone._blocks)[: last + 1])
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         self.pool = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        # Per-image gray-level standardisation to the good parts' typical level (mean, std).
+        self.photometric = photometric is not None
+        ref = photometric if photometric is not None else (0.0, 1.0)
+        self.register_buffer("photo_ref", torch.tensor(ref, dtype=torch.float32))
+        # Border cells to drop from each pooled level: border_px / stride of that block.
+        self.level_crop: dict[int, int] = {}
+        if self.pooled_levels:
+            with torch.no_grad():
+                x = self.stem(torch.zeros(1, 3, 64, 64))
+                for i, block in enumerate(self.blocks):
+                    x = block(x)
+                    if i in self.pooled_levels:
+                        self.level_crop[i] = self.border_px * x.shape[-1] // 64
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """N x 3 x H x W in [0, 1] -> N x D x H/8 x W/8 patch features."""
+    def standardise(self, image: torch.Tensor) -> torch.Tensor:
+        """Per-image photometric normalisation (identity when disabled).
+
+        Good magnetic tiles differ mostly in brightness and contrast (mean gray 0.23-0.66 and
+        std 0.06-0.18 over 90 % of the training parts), and the line's lighting never matches
+        the lab. Each image is mapped to the reference mean/std of the good training parts
+        (medians), so a global gain or offset no longer changes the features. The std is floored
+        at 0.01 so a blank image is not blown up into noise.
+        """
+        if not self.photometric:
+            return image
+        mu = image.mean(dim=(1, 2, 3), keepdim=True)
+        sd = ((image - mu) ** 2).mean(dim=(1, 2, 3), keepdim=True).sqrt().clamp(min=0.01)
+        return (image - mu) / sd * self.photo_ref[1] + self.photo_ref[0]
+
+    def forward_all(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """N x 3 x H x W in [0, 1] -> (N x D x H/8 x W/8 patch features, N x G pooled features).
+
+        The pooled features are the border-cropped global averages of `pooled_levels` (an empty
+        N x 0 tensor when there are none): the image-level description of Rippel et al. (2020).
+        """
         b = self.border_px
+        image = self.standardise(image)
         if b:
             image = F.pad(image, (b, b, b, b), mode="reflect")
         x = self.stem((image - self.mean) / self.std)
-        maps = []
+        maps, pooled = [], []
         for i, block in enumerate(self.blocks):
             x = block(x)
             if i in self.layers:
                 maps.append(self.pool(x))
+            if i in self.pooled_levels:
+                c = self.level_crop[i]
+                pooled.append((x[:, :, c:-c, c:-c] if c else x).mean(dim=(2, 3)))
         size = maps[0].shape[-2:]
         maps = [maps[0]] + [
             F.interpolate(m, size=size, mode="bilinear", align_corners=False) for m in maps[1:]
         ]
         f = torch.cat(maps, dim=1)
         c = b // 8
-        return f[:, :, c:-c, c:-c] if c else f
+        f = f[:, :, c:-c, c:-c] if c else f
+        g = torch.cat(pooled, dim=1) if pooled else f.new_zeros((f.shape[0], 0))
+        return f, g
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """N x 3 x H x W in [0, 1] -> N x D x H/8 x W/8 patch features."""
+        return self.forward_all(image)[0]
 
 
 class PatchCoreModel(nn.Module):
@@ -112,6 +162,12 @@ class PatchCoreModel(nn.Module):
 
     The search is written as ||a||^2 - 2 a.b + ||b||^2 followed by a min over the bank, i.e. a
     MatMul + ReduceMin in ONNX, so one exported file holds backbone and search together.
+
+    With `image_gaussian` (mean G, precision G x G of the pooled features of good parts) the graph
+    also computes the squared Mahalanobis distance of the image's pooled features (Rippel et al.
+    2020; a MatMul). With `score_norm` ((loc, scale) of both scores on good calibration parts) the
+    image score is the sum of the two standardised scores, map max and Mahalanobis; without it,
+    the map max. `score_parts` (N x 2) carries both raw scores for calibration and diagnosis.
     """
 
     bank_t: torch.Tensor
@@ -120,6 +176,11 @@ class PatchCoreModel(nn.Module):
     ky: torch.Tensor
     pos_mean: torch.Tensor
     pos_std: torch.Tensor
+    gauss_mean: torch.Tensor
+    gauss_prec: torch.Tensor
+    score_loc: torch.Tensor
+    score_scale: torch.Tensor
+    search_proj: torch.Tensor
 
     def __init__(
         self,
@@ -127,6 +188,9 @@ class PatchCoreModel(nn.Module):
         memory_bank: torch.Tensor,
         sigma_px: float = 4.0,
         position_norm: tuple[torch.Tensor, torch.Tensor] | None = None,
+        image_gaussian: tuple[torch.Tensor, torch.Tensor] | None = None,
+        score_norm: tuple[torch.Tensor, torch.Tensor] | None = None,
+        search_projection: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         # Position-wise normalisation of the map (mean and std per pixel of good maps, H x W at
@@ -139,8 +203,23 @@ class PatchCoreModel(nn.Module):
             self.register_buffer(
                 "pos_std", position_norm[1].float().view(1, 1, *position_norm[1].shape)
             )
+        self.image_gaussian = image_gaussian is not None
+        if image_gaussian is not None:
+            self.register_buffer("gauss_mean", image_gaussian[0].float().view(1, -1))
+            self.register_buffer("gauss_prec", image_gaussian[1].float())
+        self.combine = image_gaussian is not None and score_norm is not None
+        if score_norm is not None:
+            self.register_buffer("score_loc", score_norm[0].float().view(1, 2))
+            self.register_buffer("score_scale", score_norm[1].float().view(1, 2))
         self.features = features
-        bank = memory_bank.float().contiguous()
+        bank = memory_bank.float()
+        # Random projection of patch features for the search (D x k, Johnson-Lindenstrauss): the
+        # search cost falls by D / k while distances are kept up to a small relative error.
+        self.projected = search_projection is not None
+        if search_projection is not None:
+            self.register_buffer("search_proj", search_projection.float().contiguous())
+            bank = bank @ self.search_proj
+        bank = bank.contiguous()
         self.register_buffer("bank_t", bank.t().contiguous())  # D x K
         self.register_buffer("bank_sq", (bank * bank).sum(dim=1).view(1, -1))  # 1 x K
         k = gaussian_kernel1d(sigma_px)
@@ -148,17 +227,28 @@ class PatchCoreModel(nn.Module):
         self.register_buffer("ky", k.view(1, 1, -1, 1))
         self.pad = k.numel() // 2
 
-    def patch_distances(self, image: torch.Tensor) -> torch.Tensor:
-        """N x 3 x H x W -> N x h x w nearest-neighbour distances (feature units) on the patch grid."""
-        f = self.features(image)
+    def nearest(self, f: torch.Tensor) -> torch.Tensor:
+        """N x D x h x w patch features -> N x h x w distances to the nearest bank patch."""
         n, d, h, w = f.shape
         flat = f.permute(0, 2, 3, 1).reshape(-1, d)
+        if self.projected:
+            flat = flat @ self.search_proj
         d2 = (flat * flat).sum(dim=1, keepdim=True) - 2.0 * flat @ self.bank_t + self.bank_sq
         nearest = d2.min(dim=1).values.clamp(min=0.0).sqrt()
         return nearest.reshape(n, h, w)
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        patch = self.patch_distances(image).unsqueeze(1)
+    def patch_distances(self, image: torch.Tensor) -> torch.Tensor:
+        """N x 3 x H x W -> N x h x w nearest-neighbour distances (feature units) on the patch grid."""
+        return self.nearest(self.features(image))
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        f, pooled = self.features.forward_all(image)
+        if self.image_gaussian:
+            # Squared Mahalanobis distance of the pooled features; computed before the search so
+            # the INT8 exclusion (everything from the first MatMul on) keeps it fp32 too.
+            z = pooled - self.gauss_mean
+            maha = ((z @ self.gauss_prec) * z).sum(dim=1)
+        patch = self.nearest(f).unsqueeze(1)
         up = F.interpolate(patch, size=image.shape[-2:], mode="bilinear", align_corners=False)
         # Separable Gaussian with reflect padding: no dark rim at the border of the map.
         up = F.conv2d(F.pad(up, (self.pad, self.pad, 0, 0), mode="reflect"), self.kx)
@@ -171,5 +261,12 @@ class PatchCoreModel(nn.Module):
             std = F.interpolate(self.pos_std, size=size, mode="bilinear", align_corners=False)
             up = (up - mean) / std
         anomaly_map = up.squeeze(1)
-        score = anomaly_map.flatten(1).max(dim=1).values
-        return anomaly_map, score
+        map_score = anomaly_map.flatten(1).max(dim=1).values
+        if not self.image_gaussian:
+            maha = torch.zeros_like(map_score)
+        parts = torch.stack([map_score, maha], dim=1)
+        if self.combine:
+            score = ((parts - self.score_loc) / self.score_scale).sum(dim=1)
+        else:
+            score = map_score
+        return anomaly_map, score, parts

@@ -13,17 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from edgetwin.core.errors import DataError, ModuleError
+from edgetwin.core.errors import DataError
 from edgetwin.vision.datasets import InspectionData
 from edgetwin.vision.evaluate import load_images
-from edgetwin.vision.export import quantize_backbone, run_onnx
-from edgetwin.vision.image import check_size, resize, to_batch
-from edgetwin.vision.patchcore import (
-    PatchCore,
-    ProgressFn,
-    leave_one_out_scores,
-    position_statistics,
+from edgetwin.vision.export import (
+    quantize_backbone,
+    replace_constants,
+    run_onnx,
+    run_onnx_parts,
 )
+from edgetwin.vision.image import check_size, resize, to_batch
+from edgetwin.vision.patchcore import PatchCore, ProgressFn, calibrate_scores
 from edgetwin.vision.threshold import refine_threshold, threshold_from_good
 
 log = logging.getLogger(__name__)
@@ -63,43 +63,33 @@ def _parity(
     }
 
 
-def replace_position_norm(onnx_bytes: bytes, mean: np.ndarray, std: np.ndarray) -> bytes:
-    """The same graph with other per-pixel statistics (initializers `pos_mean`, `pos_std`)."""
-    import onnx
-    from onnx import numpy_helper
+def _int8_calibration(
+    det: PatchCore, onnx_int8: bytes, calib: np.ndarray
+) -> tuple[bytes, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Give the INT8 graph its own calibration statistics; return it, its scores and outputs.
 
-    model = onnx.load_from_string(onnx_bytes)
-    done = set()
-    for init in model.graph.initializer:
-        for key, value in (("pos_mean", mean), ("pos_std", std)):
-            if init.name.endswith(key):
-                shape = tuple(init.dims)
-                init.CopyFrom(
-                    numpy_helper.from_array(value.astype(np.float32).reshape(shape), init.name)
-                )
-                done.add(key)
-    if done != {"pos_mean", "pos_std"}:
-        raise ModuleError(f"position statistics not found in the graph (found {sorted(done)})")
-    return model.SerializeToString()
-
-
-def _good_scores(
-    det: PatchCore,
-    out: tuple[np.ndarray, np.ndarray],
-    stats: dict[str, tuple[np.ndarray, np.ndarray]],
-    precision: str,
-) -> np.ndarray:
-    """Calibration scores for the threshold; leave-one-out when the map is position-normalised.
-
-    The calibration images also gave the position statistics, so their in-graph scores are
-    optimistic; the raw maps are recovered exactly (map * std + mean) and each image is
-    re-normalised with the statistics of the others.
+    The INT8 backbone shifts the raw distances and the pooled features, so the position
+    statistics and the score loc/scale are re-estimated from the INT8 graph's own outputs on the
+    same good calibration parts (the raw maps are recovered exactly as map * std + mean).
     """
-    if not det.position_norm:
-        return out[1]
-    mean, std = stats[precision]
-    raw = out[0].astype(np.float64) * std + mean
-    return leave_one_out_scores(raw)
+    maps, scores, parts = run_onnx_parts(onnx_int8, calib)
+    cal = det.calibration_
+    if cal is None or (cal.position is None and cal.score_norm is None):
+        return onnx_int8, scores, (maps, scores)
+    raw = maps.astype(np.float64)
+    if cal.position is not None:
+        raw = raw * cal.position[1] + cal.position[0]
+    cal8 = calibrate_scores(
+        raw, parts[:, 1] if cal.score_norm is not None else None, position_norm=det.position_norm
+    )
+    values: dict[str, np.ndarray] = {}
+    if cal8.position is not None:
+        values.update(pos_mean=cal8.position[0], pos_std=cal8.position[1])
+    if cal8.score_norm is not None:
+        values.update(score_loc=cal8.score_norm[0], score_scale=cal8.score_norm[1])
+    onnx_int8 = replace_constants(onnx_int8, values)
+    out = run_onnx(onnx_int8, calib)
+    return onnx_int8, cal8.scores, out
 
 
 def train_inspection(
@@ -119,6 +109,9 @@ def train_inspection(
     defect_images: list[np.ndarray] | None = None,
     max_false_reject_rate: float = 0.05,
     position_norm: bool = True,
+    photometric: bool = True,
+    image_gaussian: bool = True,
+    search_dim: int | None = None,
 ) -> TrainResult:
     """Fit on `data.train`, threshold on `data.calibration`, write a signed module to `out_path`.
 
@@ -142,12 +135,13 @@ def train_inspection(
         augment=augment,
         seed=seed,
         position_norm=position_norm,
+        photometric=photometric,
+        image_gaussian=image_gaussian,
+        search_dim=search_dim,
     ).fit(train_imgs, progress)
-    # Per-pixel statistics of good maps, per precision (INT8 shifts the raw distances).
-    stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    if position_norm:
-        det.fit_position_norm(calib_imgs)
-        stats["fp32"] = (det.pos_mean_, det.pos_std_)
+    # Statistics of good calibration maps and scores, per precision (INT8 shifts the distances);
+    # the scores for the threshold are leave-one-out where the images fed the statistics.
+    scores = {"fp32": det.calibrate(calib_imgs)}
     onnx_fp32 = det.to_onnx()
     calib = to_batch(calib_imgs)
     ref = det.predict(calib_imgs[:N_PARITY])
@@ -155,25 +149,17 @@ def train_inspection(
     parity = _parity(
         ref, (fp32_out[0][:N_PARITY], fp32_out[1][:N_PARITY]), 0.01, "fp32", strict=True
     )
-    scores = {"fp32": _good_scores(det, fp32_out, stats, "fp32")}
     onnx = {"fp32": onnx_fp32}
     if int8:
         rng = np.random.default_rng(seed)
         pick = rng.choice(len(train_imgs), min(N_QUANT_CALIBRATION, len(train_imgs)), replace=False)
         onnx["int8"] = quantize_backbone(onnx_fp32, to_batch([train_imgs[i] for i in pick]))
-        int8_out = run_onnx(onnx["int8"], calib)
-        if position_norm:
-            # The INT8 backbone shifts the raw distances: normalise INT8 with its own good maps.
-            raw8 = int8_out[0].astype(np.float64) * det.pos_std_ + det.pos_mean_
-            stats["int8"] = position_statistics(raw8)
-            onnx["int8"] = replace_position_norm(onnx["int8"], *stats["int8"])
-            int8_out = run_onnx(onnx["int8"], calib)
+        onnx["int8"], scores["int8"], int8_out = _int8_calibration(det, onnx["int8"], calib)
         parity.update(
             _parity(
                 ref, (int8_out[0][:N_PARITY], int8_out[1][:N_PARITY]), 0.10, "int8", strict=False
             )
         )
-        scores["int8"] = _good_scores(det, int8_out, stats, "int8")
     thresholds = {k: threshold_from_good(v, false_reject_rate) for k, v in scores.items()}
     threshold_rule = f"good-only quantile, FRR {false_reject_rate}"
     if defect_images:
@@ -199,12 +185,25 @@ def train_inspection(
         if position_norm
         else "feature distance"
     )
+    score_unit = (
+        "sum of the standardised map max and image Mahalanobis distance (each in std of good "
+        "calibration scores above their mean)"
+        if image_gaussian
+        else f"{map_unit} (max of map)"
+    )
     manifest = Manifest(
         name=name,
         task="vision-anomaly",
-        description="PatchCore-family inspection: EfficientNet-Lite0 patch features (blocks 4 and 10), "
-        "L2 distance to the nearest of a greedy coreset of good patches; score = max of the "
-        "upsampled, Gaussian-smoothed anomaly map",
+        description="PatchCore-family inspection: EfficientNet-Lite0 patch features (blocks 4 and 10) "
+        "of the photometrically standardised image, L2 distance to the nearest of a greedy "
+        "coreset of good patches, upsampled, Gaussian-smoothed and position-normalised map; "
+        "score = max of the map"
+        + (
+            " plus the Mahalanobis distance of pooled block features (both standardised on "
+            "good calibration parts)"
+            if image_gaussian
+            else ""
+        ),
         inputs={
             "image": {
                 "shape": ["batch", 3, "height", "width"],
@@ -221,7 +220,13 @@ def train_inspection(
             "score": {
                 "shape": ["batch"],
                 "dtype": "float32",
-                "unit": f"{map_unit} (max of map)",
+                "unit": score_unit,
+            },
+            "score_parts": {
+                "shape": ["batch", 2],
+                "dtype": "float32",
+                "unit": f"[max of map ({map_unit}), squared Mahalanobis distance of pooled "
+                "features (0 without the image Gaussian)]",
             },
         },
         preprocess={
@@ -244,6 +249,11 @@ def train_inspection(
                 "interpolation": "bilinear (area when shrinking)",
             },
             {"step": "gray to RGB", "how": "replicate the channel"},
+            {
+                "step": "photometric standardisation",
+                "where": "in the ONNX graph",
+                "reference": list(det.photometric_ref_) if det.photometric_ref_ else None,
+            },
             {"step": "ImageNet normalisation", "where": "in the ONNX graph"},
             {"step": "split", **data.protocol},
         ],
@@ -261,7 +271,8 @@ def train_inspection(
             },
         },
         deployment={
-            "int8": "backbone convolutions static QDQ per-channel; memory-bank search fp32"
+            "int8": "backbone convolutions static QDQ per-channel; memory-bank search, image "
+            "Gaussian and map post-processing fp32; own calibration statistics"
         },
     )
     path = build_module(
