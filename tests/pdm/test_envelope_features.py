@@ -137,3 +137,22 @@ def test_family_layout_is_the_harmonic_mean_per_band_and_family():
     assert v["sk_bpfi_hmean"] > v["sk_bpfo_hmean"] + 0.5
     with pytest.raises(ConfigError, match="layout"):
         envelope_features(x, shaft_hz=SHAFT, layout="bands")
+
+
+def test_band_shares_follow_the_physics_columns_and_locate_the_resonance():
+    x = impulses(RATE, 1.0, 100.0, 3200.0, seed=3)
+    base = envelope_features(x, shaft_hz=SHAFT, exclusive=True, layout="family")
+    feats = envelope_features(x, shaft_hz=SHAFT, exclusive=True, layout="family", band_shares=16)
+    names = feature_names(3, "family", 16)
+    assert feats.shape == (1, len(names)) == (1, base.shape[1] + 16)
+    assert names[-16:] == [f"share_{i:02d}" for i in range(16)]
+    np.testing.assert_array_equal(feats[:, : base.shape[1]], base)  # physics columns unchanged
+    shares = feats[0, -16:].astype(np.float64)
+    np.testing.assert_allclose(np.sum(10.0**shares), 1.0, rtol=1e-4)  # log10 of energy shares
+    # 16 slices of 0..6 kHz are 375 Hz wide: the 3.2 kHz resonance lies in slice 8
+    assert int(np.argmax(shares)) == 8
+    # scale-free: sensor gain does not change them
+    scaled = envelope_features(
+        7.0 * x, shaft_hz=SHAFT, exclusive=True, layout="family", band_shares=16
+    )
+    np.testing.assert_allclose(scaled[0, -16:], shares, atol=1e-4)
