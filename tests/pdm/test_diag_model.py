@@ -224,3 +224,16 @@ def test_family_layout_gets_the_same_physics_bounds():
     )
     w = dict(zip(model.classes_, model.coef_[:, names.index("sk_bpfo_hmean")], strict=True))
     assert w["outer_race"] >= 0.0 and w["ball"] <= 0.0 and w["normal"] <= 0.0
+
+
+def test_physics_model_accepts_band_share_columns():
+    """46 columns = the family layout + 16 band shares: names found, shares unconstrained."""
+    rng = np.random.default_rng(7)
+    names = feature_names(3, "family", 16)
+    y = rng.choice(["normal", "inner_race", "ball", "outer_race"], size=200)
+    x = rng.normal(size=(200, len(names)))
+    x[y == "ball", names.index("share_03")] -= 3.0  # a (non-physical) cue the prior leaves free
+    model = EnvelopeDiagnoser().fit(x, y)
+    w = dict(zip(model.classes_, model.coef_, strict=True))
+    assert w["ball"][names.index("share_03")] < -0.1
+    assert all(w["normal"][j] <= 1e-9 for j, n in enumerate(names) if feature_family(n))

@@ -34,23 +34,12 @@ from numpy.typing import ArrayLike, NDArray
 
 from edgetwin.core.errors import DataError, ModuleError
 from edgetwin.pdm.diagnose.model import INPUT_NAME, OUTPUT_NAME, EnvelopeDiagnoser, _default_names
-from edgetwin.pdm.features.envelope import LAYOUTS, SHARE_PREFIX, feature_names
+from edgetwin.pdm.features.envelope import SHARE_PREFIX
 from edgetwin.pdm.features.timedomain import TIME_FEATURES
 
 NORMAL = "normal"
 _GENERIC_TIME = tuple(f"time_{n}" for n in TIME_FEATURES)
 _MASK = -1e9  # logit that removes the healthy class from the fault-type softmax
-
-
-def _names_for(n_columns: int) -> list[str]:
-    """`envelope_features` names (3 harmonics) of the layout/band-share count with n columns."""
-    for layout in LAYOUTS:
-        base = len(feature_names(3, layout))
-        if n_columns >= base:
-            names = feature_names(3, layout, n_columns - base)
-            if n_columns - base == 0 or layout == "family":
-                return names
-    return _default_names(n_columns)
 
 
 Domain = tuple[NDArray[np.float64], NDArray[np.float64]]  # whitening matrix, whitened means
@@ -129,7 +118,7 @@ class DiagnosisExperts:
         labels = np.asarray(y).astype(str)
         if x.ndim != 2:
             raise DataError(f"X shape {x.shape}: need [n, F] features")
-        names = list(self.feature_names or _names_for(x.shape[1]))
+        names = list(self.feature_names or _default_names(x.shape[1]))
         if len(names) != x.shape[1]:
             raise DataError(
                 f"{x.shape[1]} feature columns but {len(names)} feature names: pass "

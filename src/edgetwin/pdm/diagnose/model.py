@@ -87,11 +87,15 @@ def weight_bounds(
 
 
 def _default_names(n_columns: int) -> list[str]:
-    """`envelope_features` column names (3 harmonics) of the layout with `n_columns` columns."""
+    """`envelope_features` column names (3 harmonics) with `n_columns` columns: a layout, plus
+    band-share columns for the family layout (`band_shares`)."""
     for layout in LAYOUTS:
         names = feature_names(3, layout)
         if len(names) == n_columns:
             return names
+    extra = n_columns - len(feature_names(3, "family"))
+    if extra > 0:
+        return feature_names(3, "family", extra)
     return feature_names()
 
 
