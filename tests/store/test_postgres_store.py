@@ -17,6 +17,7 @@ from edgetwin.core.schemas import SAMPLES_SCHEMA, WAVEFORMS_SCHEMA
 from edgetwin.store import open_store, pg_layout
 from edgetwin.store.duckdb_store import DuckDBStore
 from edgetwin.store.location import display_name, is_url, store_location
+from edgetwin.store.pg_cluster import LocalCluster
 from edgetwin.store.pg_layout import DAY_NS, day_name
 from edgetwin.store.pg_url import mask_url
 from edgetwin.store.postgres import PostgresStore
@@ -285,6 +286,14 @@ def test_reconnects_once_after_the_connection_drops(pg_url: str) -> None:
             )
         assert store.append(_samples(10, 10)) == 10  # new connection, staging table re-made
         assert store.count() == 20
+
+
+def test_survives_a_server_restart(pg_cluster: LocalCluster, pg_url: str) -> None:
+    with open_store(pg_url) as store:
+        assert store.append(_samples(0, 10)) == 10
+        pg_cluster.restart()
+        assert store.append(_samples(5, 10)) == 5  # reconnected, still idempotent
+        assert store.read_samples().column("value").to_pylist() == list(np.arange(15.0))
 
 
 def test_read_only_and_threads(pg_url: str) -> None:

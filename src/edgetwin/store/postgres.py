@@ -3,18 +3,21 @@
 Same contract and same result schemas as the DuckDB store, so the runtime, the API and the CLI
 do not know which one they talk to. The hot paths never touch rows in Python:
 - append: the batch becomes CSV in Arrow's C++ writer and is `COPY`ed straight into the
-  partitioned table inside a savepoint; the unique index on the idempotence key rejects a
-  batch that repeats a stored key, and only then is it COPYed into a session-private staging
-  table and merged with `INSERT ... SELECT ... ON CONFLICT DO NOTHING`. Live data never
+  partitioned table, one statement in autocommit (its own transaction); the unique index on
+  the idempotence key rejects a batch that repeats a stored key, the COPY rolls back whole,
+  and only then is the batch COPYed into a session-private staging table and merged with
+  `INSERT ... SELECT ... ON CONFLICT DO NOTHING` in one transaction. Live data never
   repeats, so it pays only the COPY (like the DuckDB store's fast path); replays and
   back-fills (a batch starting before the newest row this process wrote goes straight to the
   merge) pay the merge. ON CONFLICT also collapses keys repeated inside one batch (the first
-  row wins, in batch order), so no DISTINCT ON sort is paid per batch. One transaction either
-  way: a failing batch leaves nothing behind, a replayed one adds nothing.
+  row wins, in batch order), so no DISTINCT ON sort is paid per batch. Either way a failing
+  batch leaves nothing behind and a replayed one adds nothing.
 - read: `COPY (SELECT ...) TO STDOUT (FORMAT csv)` read off libpq into one buffer (pg_copy.py)
-  and parsed by Arrow's C++ CSV reader with the column types given up front.
+  and parsed by Arrow's C++ CSV reader with the column types given up front; signal ids become
+  the dictionary of the `signal` column (pg_signals.py) and rows are ordered in numpy.
 One connection serves the store, guarded by a lock (the store is shared between threads like
-the DuckDB one); a connection that drops is re-opened once per call before giving up.
+the DuckDB one); a connection that drops is re-opened once per call before giving up, and a
+server that was down when that failed is tried again on the next call.
 """
 
 from __future__ import annotations
@@ -138,6 +141,7 @@ class PostgresStore:
         self.layout = Layout(timescaledb)
         self._lock = threading.RLock()
         self._con: psycopg.Connection[Any] | None = None
+        self._closed = False
         # newest ts this process wrote per table: a batch starting later is COPYed straight in
         self._newest: dict[str, int] = {}
         self._signal_ids = SignalIds()
@@ -191,8 +195,11 @@ class PostgresStore:
     def _call(self, what: str, work: Callable[[psycopg.Connection[Any]], T]) -> T:
         """Run `work` on the connection under the lock; re-open a dropped connection once."""
         with self._lock:
-            if self._con is None:
+            if self._closed:
                 raise StoreError(f"{what}: the store {self.url} is closed; open a new one")
+            if self._con is None:  # the last reconnect failed: the server may be back now
+                self._connect()
+            assert self._con is not None
             for attempt in (1, 2):
                 try:
                     return work(self._con)
@@ -264,18 +271,19 @@ class PostgresStore:
                 rows = batch.set_column(1, "signal_id", ids)
             payload = to_csv(rows, _HEX.get(kind, ()))
             self.layout.ensure_partitions(con, kind, days)
-            with con.transaction(), con.cursor() as cur:
+            with con.cursor() as cur:
                 if optimistic:
-                    try:
-                        with con.transaction(), cur.copy(direct) as cp:  # in a savepoint
+                    try:  # autocommit: the COPY is a transaction of its own, one round trip
+                        with cur.copy(direct) as cp:
                             cp.write(payload)
                         return max(cur.rowcount, 0)
                     except psycopg.errors.UniqueViolation:
                         log.debug("%s: batch overlaps stored rows; merging instead", kind)
-                with cur.copy(staged) as cp:
-                    cp.write(payload)
-                cur.execute(merge)
-                return max(cur.rowcount, 0)
+                with con.transaction():
+                    with cur.copy(staged) as cp:
+                        cp.write(payload)
+                    cur.execute(merge)
+                    return max(cur.rowcount, 0)
 
         inserted = self._call(f"append to {kind}", work)
         self._newest[kind] = hi if newest is None else max(newest, hi)
@@ -490,6 +498,7 @@ class PostgresStore:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._con is not None:
                 self._con.close()
                 self._con = None
