@@ -125,3 +125,29 @@ def test_causal_baselines() -> None:
     norm = np.array([[1.0], [3.0], [5.0], [7.0]])
     assert causal_baselines(norm, 2).ravel().tolist() == [1.0, 2.0, 2.0, 2.0]
     assert causal_baselines(norm, 10).ravel().tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_phm08_optimal_shift_predicts_earlier_and_lowers_score() -> None:
+    from edgetwin.pdm.metrics import phm08_score
+    from edgetwin.pdm.rul.conformal import phm08_optimal_shift
+
+    rng = np.random.default_rng(0)
+    y = rng.uniform(10, 125, 4000)
+    p = y + rng.normal(0, 10, y.size)
+    b = phm08_optimal_shift(y - p)
+    # symmetric errors: late ones cost more, so the optimum predicts a few cycles earlier
+    assert -5.0 < b < -1.0
+    assert phm08_score(y, p + b) < 0.97 * phm08_score(y, p)  # 4.6 % lower here
+    assert phm08_score(y, p + b) < min(phm08_score(y, p + b - 1), phm08_score(y, p + b + 1))
+    assert phm08_optimal_shift(np.zeros(20)) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_phm_point_uses_per_bin_shift_and_old_params() -> None:
+    from edgetwin.pdm.rul.conformal import phm_point
+
+    params = {"edges": [50.0], "lo": [-5.0, -20.0], "hi": [5.0, 20.0], "phm_shift": [-1.0, -6.0]}
+    assert phm_point(np.array([0.5, 20.0, 100.0]), params).tolist() == [0.0, 19.0, 94.0]
+    old = {k: v for k, v in params.items() if k != "phm_shift"}
+    assert phm_point(np.array([20.0, 100.0]), old).tolist() == [20.0, 100.0]
+    cal = MondrianIntervals(coverage=0.9).fit(np.linspace(0, 125, 400), np.linspace(5, 130, 400))
+    assert len(cal.to_params()["phm_shift"]) == len(cal.to_params()["lo"])

@@ -99,6 +99,14 @@ def eval_rul(
         f"{res['coverage_raw']:.3f}",
         target,
     )
+    if "rmse_phm" in res:
+        table.add_row(
+            "capped, PHM08-optimal point",
+            f"{res['rmse_phm']:.2f}",
+            f"{res['score_phm']:.1f}",
+            "-",
+            "-",
+        )
     console.print(table)
     console.print(
         f"mean interval width {res['interval_width']:.1f} cycles; latency p50 {res['latency_p50_ms']:.2f} ms/engine",

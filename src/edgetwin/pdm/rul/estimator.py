@@ -52,6 +52,11 @@ class CnnRulRegressor:
     samples_per_epoch: windows drawn per epoch (neighbouring windows overlap heavily, so a
         full pass is redundant; this also makes an epoch cost the same on any fleet size).
     channels, dropout: network width and head dropout.
+    activation: of the convolutions, ``"relu"`` (default; int8-friendly, see
+        `edgetwin.pdm.rul.net`), ``"leaky"`` or ``"gelu"``.
+    head_activation: of the head's hidden layer (``None``: same as ``activation``). GELU
+        here (a [batch, 64] tensor, cheap to run in float inside the INT8 twin) kept the
+        accuracy of the all-GELU net, which all-ReLU and LeakyReLU lost (see docs/pdm_rul.md).
     age_scale: when set, the model also reads the asset's age (cycle number / age_scale).
     baseline_cycles: when set, the model also reads each sensor minus its mean over the asset's
         first ``baseline_cycles`` cycles (change since start; histories must start at cycle 1).
@@ -77,6 +82,8 @@ class CnnRulRegressor:
         weight_decay: float = 0.05,
         channels: int = 32,
         dropout: float = 0.5,
+        activation: str = "relu",
+        head_activation: str | None = "gelu",
         noise_std: float = 0.3,
         age_scale: float | None = None,
         baseline_cycles: int | None = None,
@@ -97,6 +104,8 @@ class CnnRulRegressor:
         self.weight_decay = weight_decay
         self.channels = channels
         self.dropout = dropout
+        self.activation = activation
+        self.head_activation = head_activation
         self.noise_std = noise_std
         self.age_scale = age_scale
         self.baseline_cycles = baseline_cycles
@@ -177,6 +186,7 @@ class CnnRulRegressor:
         self.n_features_ = int(xs[0].shape[2])
         members = []
         oof_true, oof_pred = [], []
+        self.oof_engines_: list[tuple[np.ndarray, np.ndarray]] = [(y, y) for y in ys]
         self.member_epochs_: list[int] = []
         for f in range(self.n_folds):
             tr = [i for i in range(n_eng) if fold_of[i] != f]
@@ -188,6 +198,9 @@ class CnnRulRegressor:
                 xtr, ytr, xva, yva, seed=self.random_state * 100 + f, budget_s=budget
             )
             members.append(model)
+            bounds = np.cumsum([0] + [len(ys[i]) for i in va])
+            for j, i in enumerate(va):
+                self.oof_engines_[i] = (ys[i], pred[bounds[j] : bounds[j + 1]])
             oof_true.append(yva)
             oof_pred.append(pred)
             self.member_epochs_.append(epochs)
@@ -223,7 +236,14 @@ class CnnRulRegressor:
 
         torch.manual_seed(seed)
         gen = np.random.default_rng(seed)
-        model = RulCnn(self.n_features_, self.channels, self.dropout, self.cap_cycles)
+        model = RulCnn(
+            self.n_features_,
+            self.channels,
+            self.dropout,
+            self.cap_cycles,
+            self.activation,
+            self.head_activation,
+        )
         opt = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.max_epochs)
         xt, yt = torch.from_numpy(xtr), torch.from_numpy(ytr / self.cap_cycles)
@@ -244,6 +264,7 @@ class CnnRulRegressor:
             sched.step()
             pred = _predict(model, xva)
             score = rmse(yva, pred)
+            log.debug("epoch %d: held-out fold RMSE %.2f", epoch, score)
             if score < best[0]:
                 best = (score, {k: v.clone() for k, v in model.state_dict().items()}, pred, epoch)
                 since = 0
@@ -278,13 +299,16 @@ class CnnRulRegressor:
         return self.predict_windows(preprocess_histories(histories, **self.preprocess_params()))
 
     def to_onnx(self) -> bytes:
-        """The ensemble as ONNX: input ``windows`` [batch, window, features] -> output ``rul`` [batch, 1]."""
+        """The ensemble as one grouped ONNX graph: ``windows`` [batch, window, features] -> ``rul`` [batch, 1]."""
         import torch
 
+        from edgetwin.pdm.rul.net import GroupedRulEnsemble
+
+        grouped = GroupedRulEnsemble(list(self.ensemble_.members)).eval()  # type: ignore[arg-type]
         buf = io.BytesIO()
         dummy = torch.zeros(1, self.window, self.n_features_)
         torch.onnx.export(
-            self.ensemble_,
+            grouped,
             (dummy,),
             buf,  # type: ignore[arg-type]
             input_names=["windows"],

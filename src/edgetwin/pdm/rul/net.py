@@ -6,30 +6,60 @@ engine is now), the mean over the window (its recent level) and the max (its wor
 The output is RUL in cycles: the net predicts a fraction of the cap and scales it back, which
 keeps the regression target near unit scale. Importing this module imports torch: only training
 and export code may import it.
+
+ReLU, not GELU: onnxruntime fuses Conv+Relu into one int8 `QLinearConv`, while GELU has no int8
+kernel, so a GELU net's INT8 twin dequantises and requantises around every activation (it ran
+slower than fp32). `GroupedRulEnsemble` folds the trained members into one network whose
+convolutions have ``groups = members``: each layer is one larger op instead of one small op per
+member, which is what makes small-batch inference fast in fp32 and int8.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 from torch import nn
+from torch.nn import functional as F
+
+DILATIONS = (2, 4)
+
+
+def _activation(name: str) -> nn.Module:
+    if name == "relu":
+        return nn.ReLU()
+    if name == "leaky":
+        return nn.LeakyReLU(0.1)
+    if name == "gelu":
+        return nn.GELU()
+    raise ValueError(f"activation {name!r}: use 'relu', 'leaky' or 'gelu'")
 
 
 class RulCnn(nn.Module):
     """Dilated residual 1D CNN: [batch, window, features] -> RUL [batch, 1] in cycles."""
 
     def __init__(
-        self, n_features: int, channels: int = 64, dropout: float = 0.2, cap_cycles: float = 125.0
+        self,
+        n_features: int,
+        channels: int = 64,
+        dropout: float = 0.2,
+        cap_cycles: float = 125.0,
+        activation: str = "relu",
+        head_activation: str | None = None,
     ):
         super().__init__()
         self.cap_cycles = float(cap_cycles)
+        self.activation = activation
+        self.head_activation = head_activation or activation
         self.inp = nn.Conv1d(n_features, channels, kernel_size=5, padding=2)
         self.blocks = nn.ModuleList(
-            [nn.Conv1d(channels, channels, kernel_size=3, dilation=d, padding=d) for d in (2, 4)]
+            [nn.Conv1d(channels, channels, kernel_size=3, dilation=d, padding=d) for d in DILATIONS]
         )
-        self.act = nn.GELU()
+        self.act = _activation(activation)
         self.head = nn.Sequential(
             nn.Linear(3 * channels, 64),
-            nn.GELU(),
+            _activation(self.head_activation),
             nn.Dropout(dropout),
             nn.Linear(64, 1),
         )
@@ -43,7 +73,7 @@ class RulCnn(nn.Module):
 
 
 class RulEnsemble(nn.Module):
-    """Mean of several members: one ONNX graph, one prediction."""
+    """Mean of several members, member by member (the training-side ensemble)."""
 
     def __init__(self, members: list[nn.Module]):
         super().__init__()
@@ -51,3 +81,65 @@ class RulEnsemble(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([m(x) for m in self.members], dim=0).mean(dim=0)
+
+
+class GroupedRulEnsemble(nn.Module):
+    """The members' mean as one network: grouped convolutions, block-diagonal head.
+
+    Exactly the same function as `RulEnsemble` of the same `RulCnn` members (checked at export
+    to 0.05 cycles). Layer by layer: the input convolution stacks the members' filters
+    (``M*C`` outputs), the residual convolutions use ``groups = M``, the pooled features feed a
+    block-diagonal first head layer, and the last head layer averages the members by carrying
+    ``1/M`` of each member's output weights.
+    """
+
+    def __init__(self, members: Sequence[RulCnn]):
+        super().__init__()
+        ms: list[Any] = list(members)  # torch's Module typing can't see submodule types
+        m0 = ms[0]
+        n_m = len(ms)
+        c = m0.inp.out_channels
+        f = m0.inp.in_channels
+        hid = m0.head[0].out_features
+        self.cap_cycles = m0.cap_cycles
+        self.n_members = n_m
+        self.inp = nn.Conv1d(f, n_m * c, kernel_size=5, padding=2)
+        self.blocks = nn.ModuleList(
+            [
+                nn.Conv1d(n_m * c, n_m * c, kernel_size=3, dilation=d, padding=d, groups=n_m)
+                for d in DILATIONS
+            ]
+        )
+        self.act = _activation(m0.activation)
+        self.fc1 = nn.Linear(3 * n_m * c, n_m * hid)
+        self.act2 = _activation(m0.head_activation)
+        self.fc2 = nn.Linear(n_m * hid, 1)
+        with torch.no_grad():
+            self.inp.weight.copy_(torch.cat([m.inp.weight for m in ms], dim=0))
+            self.inp.bias.copy_(torch.cat([m.inp.bias for m in ms]))  # type: ignore[union-attr]
+            blocks: list[Any] = list(self.blocks)
+            for i, blk in enumerate(blocks):
+                blk.weight.copy_(torch.cat([m.blocks[i].weight for m in ms], dim=0))
+                blk.bias.copy_(torch.cat([m.blocks[i].bias for m in ms]))
+            w1 = torch.zeros(n_m * hid, 3 * n_m * c)
+            for k, m in enumerate(ms):
+                wk = m.head[0].weight  # [hid, 3c] over (last, mean, max) of member k's channels
+                for part in range(3):  # pooled layout here: part-major, then member, then channel
+                    cols = slice(part * n_m * c + k * c, part * n_m * c + (k + 1) * c)
+                    w1[k * hid : (k + 1) * hid, cols] = wk[:, part * c : (part + 1) * c]
+            self.fc1.weight.copy_(w1)
+            self.fc1.bias.copy_(torch.cat([m.head[0].bias for m in ms]))
+            self.fc2.weight.copy_(torch.cat([m.head[3].weight for m in ms], dim=1) / n_m)
+            self.fc2.bias.copy_(torch.stack([m.head[3].bias for m in ms]).mean(dim=0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.act(self.inp(x.transpose(1, 2)))
+        for conv in self.blocks:
+            h = h + self.act(conv(h))
+        # pooling ops with int8 kernels (AveragePool, MaxPool, Slice), so the INT8 twin stays in
+        # int8 up to the head; same values as last / mean / max over the window
+        t = int(h.shape[2])
+        pooled = torch.cat(
+            [h[:, :, t - 1 :], F.avg_pool1d(h, t), F.max_pool1d(h, t)], dim=1
+        ).flatten(1)
+        return self.fc2(self.act2(self.fc1(pooled))) * self.cap_cycles
