@@ -130,9 +130,14 @@ def main() -> int:
     )
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--size", type=int, default=224)
-    ap.add_argument("--bank-size", type=int, default=2048)
+    ap.add_argument("--bank-size", type=int, default=4096)
     ap.add_argument(
         "--search-dim", type=int, default=0, help="random projection for the search (0: none)"
+    )
+    ap.add_argument(
+        "--fp32-search",
+        action="store_true",
+        help="INT8 twin quantizes the backbone only (search MatMul fp32, the previous policy)",
     )
     ap.add_argument("--frr", type=float, default=0.01)
     ap.add_argument("--repeats", type=int, default=3, help="latency repeats (median reported)")
@@ -208,6 +213,7 @@ def main() -> int:
         "photometric": not args.no_photometric,
         "image_gaussian": not args.no_image_gaussian,
         "search_dim": args.search_dim,
+        "int8_search": not args.fp32_search,
     }
 
     # -- accuracy ------------------------------------------------------------------------------
@@ -246,6 +252,7 @@ def main() -> int:
             photometric=not args.no_photometric,
             image_gaussian=not args.no_image_gaussian,
             search_dim=args.search_dim or None,
+            int8_search=not args.fp32_search,
         )
         fit_s = time.perf_counter() - t0
         modules[variant] = res.path

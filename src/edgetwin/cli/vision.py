@@ -24,7 +24,7 @@ def train(
     image_size: int = typer.Option(
         224, help="side in px the parts are resized to (multiple of 32)"
     ),
-    bank_size: int = typer.Option(2048, help="memory-bank patches kept by the greedy coreset"),
+    bank_size: int = typer.Option(4096, help="memory-bank patches kept by the greedy coreset"),
     frr: float = typer.Option(
         0.01, help="target false-reject rate on good parts for the threshold"
     ),
@@ -50,6 +50,9 @@ def train(
     image_gaussian: bool = typer.Option(
         True,
         help="add the Mahalanobis distance of pooled features to the map max (image score)",
+    ),
+    int8_search: bool = typer.Option(
+        True, help="INT8 twin: quantize the search MatMul too (else only the backbone)"
     ),
     search_dim: int = typer.Option(
         0, help="random projection of patch features for the search (0: none, full 152 dims)"
@@ -83,6 +86,7 @@ def train(
             photometric=photometric,
             image_gaussian=image_gaussian,
             search_dim=search_dim or None,
+            int8_search=int8_search,
             progress=lambda done, total: bar.update(task, completed=done),
         )
     det = res.detector

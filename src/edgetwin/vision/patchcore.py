@@ -192,7 +192,7 @@ class PatchCore:
         self,
         image_size: tuple[int, int] = (224, 224),
         layers: tuple[int, ...] = (4, 10),
-        bank_size: int = 2048,
+        bank_size: int = 4096,
         sigma_px: float = 4.0,
         augment: str | None = None,
         projection_dim: int = 128,
@@ -385,11 +385,14 @@ class PatchCore:
         return np.concatenate(maps), np.concatenate(scores)
 
     # -- export ---------------------------------------------------------------------------------
-    def to_onnx(self, *, dynamic_size: bool = True, opset: int = 17) -> bytes:
+    def to_onnx(
+        self, *, dynamic_size: bool = True, opset: int = 17, fused_search: bool = True
+    ) -> bytes:
         """The whole detector (normalisation, backbone, search, upsampling, smoothing) as ONNX.
 
         With `dynamic_size` the batch, height and width axes are free, so one file serves 224 px,
-        512 px and tiles of a large part (sides must stay multiples of 32).
+        512 px and tiles of a large part (sides must stay multiples of 32). `fused_search=False`
+        gives the same function in the form the INT8 twin is quantized from (see `torch_model`).
         """
         import torch
 
@@ -406,6 +409,7 @@ class PatchCore:
             axes["image"].update({2: "height", 3: "width"})
             axes["anomaly_map"].update({1: "height", 2: "width"})
         buf = io.BytesIO()
+        self.model_.fused_search = fused_search
         torch.onnx.export(
             self.model_,
             (dummy,),
@@ -416,6 +420,7 @@ class PatchCore:
             opset_version=opset,
             dynamo=False,
         )
+        self.model_.fused_search = True
         return buf.getvalue()
 
     def hyperparameters(self) -> dict[str, Any]:

@@ -160,8 +160,12 @@ class PatchFeatures(nn.Module):
 class PatchCoreModel(nn.Module):
     """Patch features -> L2 distance to the nearest memory-bank patch -> smoothed map and score.
 
-    The search is written as ||a||^2 - 2 a.b + ||b||^2 followed by a min over the bank, i.e. a
-    MatMul + ReduceMin in ONNX, so one exported file holds backbone and search together.
+    The search is ||a||^2 + min_b (||b||^2 - 2 a.b): one MatMul of [a, 1] with the stacked
+    [-2 b; ||b||^2] followed by a ReduceMin over the bank, so no elementwise pass touches the
+    patches x bank matrix, and one exported file holds backbone and search together. With
+    `fused_search = False` (set for the graph the INT8 twin is made from) the MatMul is a @ (-2 b)
+    followed by + ||b||^2, so the MatMul weight can be quantized per bank entry: in the fused
+    form the ||b||^2 row would set every column's INT8 scale and crush the -2 b entries.
 
     With `image_gaussian` (mean G, precision G x G of the pooled features of good parts) the graph
     also computes the squared Mahalanobis distance of the image's pooled features (Rippel et al.
@@ -170,7 +174,8 @@ class PatchCoreModel(nn.Module):
     the map max. `score_parts` (N x 2) carries both raw scores for calibration and diagnosis.
     """
 
-    bank_t: torch.Tensor
+    bank_aug: torch.Tensor
+    bank_w: torch.Tensor
     bank_sq: torch.Tensor
     kx: torch.Tensor
     ky: torch.Tensor
@@ -220,8 +225,12 @@ class PatchCoreModel(nn.Module):
             self.register_buffer("search_proj", search_projection.float().contiguous())
             bank = bank @ self.search_proj
         bank = bank.contiguous()
-        self.register_buffer("bank_t", bank.t().contiguous())  # D x K
-        self.register_buffer("bank_sq", (bank * bank).sum(dim=1).view(1, -1))  # 1 x K
+        # (D + 1) x K: rows -2 b (D x K) and ||b||^2 (1 x K); and the same two parts apart.
+        w, sq = -2.0 * bank.t(), (bank * bank).sum(dim=1).view(1, -1)
+        self.register_buffer("bank_aug", torch.cat([w, sq], dim=0).contiguous())
+        self.register_buffer("bank_w", w.contiguous())
+        self.register_buffer("bank_sq", sq.contiguous())
+        self.fused_search = True
         k = gaussian_kernel1d(sigma_px)
         self.register_buffer("kx", k.view(1, 1, 1, -1))
         self.register_buffer("ky", k.view(1, 1, -1, 1))
@@ -233,8 +242,12 @@ class PatchCoreModel(nn.Module):
         flat = f.permute(0, 2, 3, 1).reshape(-1, d)
         if self.projected:
             flat = flat @ self.search_proj
-        d2 = (flat * flat).sum(dim=1, keepdim=True) - 2.0 * flat @ self.bank_t + self.bank_sq
-        nearest = d2.min(dim=1).values.clamp(min=0.0).sqrt()
+        if self.fused_search:
+            ones = torch.ones_like(flat[:, :1])
+            partial = (torch.cat([flat, ones], dim=1) @ self.bank_aug).min(dim=1).values
+        else:
+            partial = (flat @ self.bank_w + self.bank_sq).min(dim=1).values
+        nearest = ((flat * flat).sum(dim=1) + partial).clamp(min=0.0).sqrt()
         return nearest.reshape(n, h, w)
 
     def patch_distances(self, image: torch.Tensor) -> torch.Tensor:

@@ -97,7 +97,7 @@ def train_inspection(
     out_path: str | Path,
     *,
     image_size: tuple[int, int] = (224, 224),
-    bank_size: int = 2048,
+    bank_size: int = 4096,
     augment: str | None = None,
     false_reject_rate: float = 0.01,
     int8: bool = True,
@@ -112,6 +112,7 @@ def train_inspection(
     photometric: bool = True,
     image_gaussian: bool = True,
     search_dim: int | None = None,
+    int8_search: bool = True,
 ) -> TrainResult:
     """Fit on `data.train`, threshold on `data.calibration`, write a signed module to `out_path`.
 
@@ -153,7 +154,11 @@ def train_inspection(
     if int8:
         rng = np.random.default_rng(seed)
         pick = rng.choice(len(train_imgs), min(N_QUANT_CALIBRATION, len(train_imgs)), replace=False)
-        onnx["int8"] = quantize_backbone(onnx_fp32, to_batch([train_imgs[i] for i in pick]))
+        onnx["int8"] = quantize_backbone(
+            det.to_onnx(fused_search=False) if int8_search else onnx_fp32,
+            to_batch([train_imgs[i] for i in pick]),
+            search=int8_search,
+        )
         onnx["int8"], scores["int8"], int8_out = _int8_calibration(det, onnx["int8"], calib)
         parity.update(
             _parity(
@@ -271,8 +276,9 @@ def train_inspection(
             },
         },
         deployment={
-            "int8": "backbone convolutions static QDQ per-channel; memory-bank search, image "
-            "Gaussian and map post-processing fp32; own calibration statistics"
+            "int8": "backbone convolutions static QDQ per-channel"
+            + ("; search MatMul a @ (-2 b) QDQ (bank per entry)" if int8_search else "")
+            + "; norms, image Gaussian and map post-processing fp32; own calibration statistics"
         },
     )
     path = build_module(
