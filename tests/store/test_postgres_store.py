@@ -46,6 +46,10 @@ def test_open_store_dispatches_and_close_is_idempotent(pg_url: str) -> None:
     store.close()
     with pytest.raises(StoreError, match="is closed"):
         store.count()
+    # asking for TimescaleDB where the server has none falls back to native partitions
+    with PostgresStore(pg_url, timescaledb=True) as again:
+        assert again.layout.mode == "partitioned"
+        assert again.append(_samples(0, 2)) == 2
 
 
 def test_samples_round_trip_exactly(pg_url: str) -> None:
@@ -370,3 +374,13 @@ def test_db_location_survives_pathlib_and_masks_for_display(pg_url: str) -> None
     assert "***" in display_name(squashed) and pg_url not in display_name(squashed)
     assert store_location("h/e.duckdb") == ("h/e.duckdb", Path("h/e.duckdb"))
     assert display_name("h/e.duckdb") == "h/e.duckdb" and not is_url("h/e.duckdb")
+
+
+def test_missing_server_binaries_give_a_skip_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgetwin.store import pg_cluster
+
+    monkeypatch.setattr(pg_cluster, "find_bindir", lambda: None)
+    reason = pg_cluster.missing_reason()
+    assert reason is not None and "setup-system.sh" in reason
+    with pytest.raises(StoreError, match="initdb"):
+        LocalCluster().start()
