@@ -122,7 +122,10 @@ def demo_command(
     ),
     plant_time: str = typer.Option("", help="plant time to simulate (default: duration x speed)"),
     headless: bool = typer.Option(False, help="no live table (for CI and scripts)"),
-    db: Path = typer.Option(Path("edgetwin.duckdb"), help="DuckDB history file (replaced)"),
+    db: Path = typer.Option(
+        Path("edgetwin.duckdb"),
+        help="DuckDB history file (replaced) or postgresql:// URL (appended to)",
+    ),
     seed: int = typer.Option(7, help="simulator seed"),
     plant: Path | None = typer.Option(
         None, help="plant.yaml with sim assets (default: the built-in demo)"
@@ -154,12 +157,14 @@ def demo_command(
     horizon_s = (
         parse_duration_s(plant_time) if plant_time else wall_s * (speed if speed > 0 else 60.0)
     )
+    from edgetwin.store.location import display_name, store_location
     from edgetwin.trace.ledger import ledger_path_for
 
+    store_url, db = store_location(db)
     ledger = ledger_path_for(db)  # a fresh demo history gets a fresh ledger beside it
     for old in (db, Path(f"{db}.wal"), ledger, ledger.with_name(ledger.name + ".head")):
         old.unlink(missing_ok=True)
-    store = open_store(db)
+    store = open_store(store_url)
     sim_cfg = next((s for s in plant_cfg.sources if s.kind == "sim"), None)
     source = (
         build_source(sim_cfg, plant_cfg, speed=speed, duration_s=horizon_s, seed=seed)
@@ -211,7 +216,7 @@ def demo_command(
     pipeline.add_listener(view)
     console.print(
         f"edgetwin demo: {len(plant_cfg.assets)} assets, {horizon_s / 3600:.1f} h of plant time "
-        f"at speed {speed:g}; history in {db}"
+        f"at speed {speed:g}; history in {display_name(store_url)}"
     )
     t0 = time.monotonic()
     try:
@@ -233,7 +238,9 @@ def demo_command(
 
 def run_command(
     plant: Path = typer.Argument(..., help="plant.yaml"),
-    db: Path = typer.Option(Path("edgetwin.duckdb"), help="DuckDB history file (appended)"),
+    db: Path = typer.Option(
+        Path("edgetwin.duckdb"), help="DuckDB history file or postgresql:// URL (appended to)"
+    ),
     headless: bool = typer.Option(False, help="no live table"),
     exit_when_done: bool = typer.Option(
         False, help="stop when every source has finished (replays), instead of at Ctrl-C"
@@ -244,7 +251,10 @@ def run_command(
     sources = [build_source(s, plant_cfg) for s in plant_cfg.sources]
     if not sources:
         raise typer.BadParameter(f"{plant}: no sources configured; add a 'sources:' entry")
-    store = open_store(db)
+    from edgetwin.store.location import store_location
+
+    store_url, db = store_location(db)
+    store = open_store(store_url)
     view = LiveView([a.path for a in plant_cfg.assets])
     twin = Twin.from_config(plant_cfg, state_dir=_state_dir(db))
     pipeline = Pipeline(sources, store, monitors=_monitors(plant_cfg), twin=twin)

@@ -20,18 +20,24 @@ def query_command(
     since: str = typer.Option("1h", help="how far back: a duration (15m, 1h, 7d) or an ISO time"),
     until: str = typer.Option("", help="end: an ISO time (default: the newest sample)"),
     every: str = typer.Option("1m", help="bucket width (10s, 1m, 1h)"),
-    db: Path = typer.Option(Path("edgetwin.duckdb"), help="DuckDB history file"),
+    db: Path = typer.Option(
+        Path("edgetwin.duckdb"), help="DuckDB history file or postgresql:// URL"
+    ),
 ) -> None:
     """Print min/max/avg/last per time bucket of one signal."""
-    if not db.exists():
+    from edgetwin.store.location import display_name, is_url, store_location
+
+    if not is_url(db) and not db.exists():
         raise StoreError(f"{db}: no such store; run `edgetwin demo` first or pass --db PATH")
-    store = open_store(db, read_only=True)
+    store = open_store(store_location(db)[0], read_only=True)
     try:
         latest = store.latest(signal)
         if latest.num_rows == 0:
             known = store.signals()
             hint = ", ".join(known[:8]) + (" …" if len(known) > 8 else "")
-            raise StoreError(f"signal {signal!r} has no samples in {db}; known signals: {hint}")
+            raise StoreError(
+                f"signal {signal!r} has no samples in {display_name(db)}; known signals: {hint}"
+            )
         # 'since' is relative to the newest sample, so a finished demo can still be queried
         newest = int(latest.column("ts").cast("int64")[0].as_py())
         start = to_ns(since, now_ns=newest + 1)

@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 @app.command("serve")
 def serve(
     plant: Path = typer.Option(..., help="plant.yaml"),
-    db: Path | None = typer.Option(None, help="DuckDB history (omit for live state only)"),
+    db: Path | None = typer.Option(
+        None, help="DuckDB history file or postgresql:// URL (omit for live state only)"
+    ),
     host: str | None = typer.Option(
         None, help="bind address (default: plant server.host, 127.0.0.1)"
     ),
@@ -39,8 +41,11 @@ def serve(
     from edgetwin.twin import Twin
 
     cfg = load_plant(plant)
-    store = open_store(db) if db else None
-    state = state_dir or (db.parent if db else Path.cwd())
+    from edgetwin.store.location import store_location
+
+    store_url, anchor = store_location(db) if db else ("", None)
+    store = open_store(store_url) if db else None
+    state = state_dir or (anchor.parent if anchor else Path.cwd())
     twin = Twin.from_config(cfg, state_dir=state)
     if store is not None:
         latest = store.latest()
