@@ -6,12 +6,48 @@ Appends are idempotent on (signal, ts): a replayed batch never duplicates histor
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 import pyarrow as pa
 
+from edgetwin.core.errors import StoreError
+
 Agg = Literal["avg", "min", "max", "last", "first", "count"]
+
+
+def table_kind(table: pa.Table) -> str:
+    """Which history table ("samples", "waveforms", "events") a batch belongs to, by columns."""
+    names = set(table.column_names)
+    if {"rate_hz", "values"} <= names:
+        return "waveforms"
+    if {"source", "kind"} <= names:
+        return "events"
+    if {"signal", "value"} <= names:
+        return "samples"
+    raise StoreError(
+        f"cannot tell which table columns {table.column_names} belong to; expected the samples, "
+        "waveforms or events schema (build batches with edgetwin.core.make_*)"
+    )
+
+
+def signal_list(signals: str | list[str] | None) -> list[str] | None:
+    """One name, several, or None (all) as a list or None."""
+    if signals is None:
+        return None
+    return [signals] if isinstance(signals, str) else list(signals)
+
+
+def bucket_width_ns(every_s: float, aggs: tuple[str, ...], known: Iterable[str]) -> int:
+    """Validate a downsample request the same way for every backend; the bucket width in ns."""
+    if every_s <= 0:
+        raise StoreError(f"every_s must be > 0 (got {every_s}); give the bucket width in seconds")
+    allowed = sorted(known)
+    unknown = [a for a in aggs if a not in allowed]
+    if unknown:
+        raise StoreError(f"unknown aggregate(s) {unknown}; choose from {allowed}")
+    return int(every_s * 1e9)
 
 
 @runtime_checkable

@@ -33,7 +33,7 @@ from edgetwin.core.schemas import (
     WAVEFORMS_SCHEMA,
     conform,
 )
-from edgetwin.store.base import Agg
+from edgetwin.store.base import Agg, bucket_width_ns, signal_list, table_kind
 from edgetwin.store.blobs import blobs_to_lists, lists_to_blobs
 from edgetwin.store.timeutil import to_ns
 
@@ -65,26 +65,6 @@ _AGG_SQL = {
 }
 
 
-def _kind_of(table: pa.Table) -> str:
-    names = set(table.column_names)
-    if {"rate_hz", "values"} <= names:
-        return "waveforms"
-    if {"source", "kind"} <= names:
-        return "events"
-    if {"signal", "value"} <= names:
-        return "samples"
-    raise StoreError(
-        f"cannot tell which table columns {table.column_names} belong to; expected the samples, "
-        "waveforms or events schema (build batches with edgetwin.core.make_*)"
-    )
-
-
-def _as_list(signals: str | list[str] | None) -> list[str] | None:
-    if signals is None:
-        return None
-    return [signals] if isinstance(signals, str) else list(signals)
-
-
 class DuckDBStore:
     """History in one DuckDB file (or `:memory:`); safe to share between threads."""
 
@@ -105,7 +85,7 @@ class DuckDBStore:
 
     # -- writing ---------------------------------------------------------------------------
     def append(self, table: pa.Table) -> int:
-        kind = _kind_of(table)
+        kind = table_kind(table)
         return self._append(kind, table)
 
     def append_samples(self, table: pa.Table) -> int:
@@ -245,7 +225,7 @@ class DuckDBStore:
     def read_samples(
         self, signals: str | list[str] | None = None, start: object = None, end: object = None
     ) -> pa.Table:
-        where, params = self._where("signal", _as_list(signals), start, end)
+        where, params = self._where("signal", signal_list(signals), start, end)
         raw = self._query(
             f"SELECT ts_ns, signal, value, quality FROM samples{where} ORDER BY signal, ts_ns",
             params,
@@ -255,7 +235,7 @@ class DuckDBStore:
     def read_waveforms(
         self, signals: str | list[str] | None = None, start: object = None, end: object = None
     ) -> pa.Table:
-        where, params = self._where("signal", _as_list(signals), start, end)
+        where, params = self._where("signal", signal_list(signals), start, end)
         raw = self._query(
             f'SELECT ts_ns, signal, rate_hz, "values" FROM waveforms{where} ORDER BY signal, ts_ns',
             params,
@@ -284,14 +264,7 @@ class DuckDBStore:
         end: object = None,
         aggs: tuple[Agg, ...] = ("min", "max", "avg", "last"),
     ) -> pa.Table:
-        if every_s <= 0:
-            raise StoreError(
-                f"every_s must be > 0 (got {every_s}); give the bucket width in seconds"
-            )
-        unknown = [a for a in aggs if a not in _AGG_SQL]
-        if unknown:
-            raise StoreError(f"unknown aggregate(s) {unknown}; choose from {sorted(_AGG_SQL)}")
-        width = int(every_s * 1e9)
+        width = bucket_width_ns(every_s, aggs, _AGG_SQL)
         where, params = self._where("signal", [signal], start, end)
         select = ", ".join(f'{_AGG_SQL[a]} AS "{a}"' for a in aggs)
         raw = self._query(
@@ -302,7 +275,7 @@ class DuckDBStore:
         return raw.set_column(0, "ts", raw.column("ts_ns").cast(TS_TYPE))
 
     def latest(self, signals: str | list[str] | None = None) -> pa.Table:
-        where, params = self._where("signal", _as_list(signals), None, None)
+        where, params = self._where("signal", signal_list(signals), None, None)
         raw = self._query(
             "SELECT max(ts_ns) AS ts_ns, signal, arg_max(value, ts_ns) AS value, "
             f"arg_max(quality, ts_ns) AS quality FROM samples{where} GROUP BY signal ORDER BY signal",

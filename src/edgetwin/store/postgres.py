@@ -36,7 +36,7 @@ from psycopg import sql
 
 from edgetwin.core.errors import DataError, StoreError
 from edgetwin.core.schemas import EVENTS_SCHEMA, SAMPLES_SCHEMA, TS_TYPE, WAVEFORMS_SCHEMA, conform
-from edgetwin.store.base import Agg
+from edgetwin.store.base import Agg, bucket_width_ns, signal_list, table_kind
 from edgetwin.store.blobs import blobs_to_lists, lists_to_blobs
 from edgetwin.store.pg_copy import copy_out
 from edgetwin.store.pg_csv import from_csv, to_csv
@@ -97,26 +97,6 @@ WITH RECURSIVE sig(id) AS (
             ORDER BY s.signal_id LIMIT 1)
     FROM sig WHERE sig.id IS NOT NULL
 ) SELECT id FROM sig WHERE id IS NOT NULL"""
-
-
-def _kind_of(table: pa.Table) -> str:
-    names = set(table.column_names)
-    if {"rate_hz", "values"} <= names:
-        return "waveforms"
-    if {"source", "kind"} <= names:
-        return "events"
-    if {"signal", "value"} <= names:
-        return "samples"
-    raise StoreError(
-        f"cannot tell which table columns {table.column_names} belong to; expected the samples, "
-        "waveforms or events schema (build batches with edgetwin.core.make_*)"
-    )
-
-
-def _as_list(signals: str | list[str] | None) -> list[str] | None:
-    if signals is None:
-        return None
-    return [signals] if isinstance(signals, str) else list(signals)
 
 
 class PostgresStore:
@@ -224,7 +204,7 @@ class PostgresStore:
 
     # -- writing -----------------------------------------------------------------------------
     def append(self, table: pa.Table) -> int:
-        return self._append(_kind_of(table), table)
+        return self._append(table_kind(table), table)
 
     def append_samples(self, table: pa.Table) -> int:
         return self._append("samples", table)
@@ -367,7 +347,7 @@ class PostgresStore:
         def query(where: sql.Composable) -> sql.Composable:
             return sql.SQL("SELECT ts_ns, signal_id, value, quality FROM samples{}").format(where)
 
-        raw = self._read("samples", query, "read samples", _as_list(signals), start, end)
+        raw = self._read("samples", query, "read samples", signal_list(signals), start, end)
         return self._to_schema(raw, SAMPLES_SCHEMA)
 
     def read_waveforms(
@@ -378,7 +358,7 @@ class PostgresStore:
                 where
             )
 
-        raw = self._read("waveforms", query, "read waveforms", _as_list(signals), start, end)
+        raw = self._read("waveforms", query, "read waveforms", signal_list(signals), start, end)
         return self._to_schema(raw, WAVEFORMS_SCHEMA)
 
     def read_events(
@@ -405,14 +385,7 @@ class PostgresStore:
         end: object = None,
         aggs: tuple[Agg, ...] = ("min", "max", "avg", "last"),
     ) -> pa.Table:
-        if every_s <= 0:
-            raise StoreError(
-                f"every_s must be > 0 (got {every_s}); give the bucket width in seconds"
-            )
-        unknown = [a for a in aggs if a not in _AGG_SQL]
-        if unknown:
-            raise StoreError(f"unknown aggregate(s) {unknown}; choose from {sorted(_AGG_SQL)}")
-        width = int(every_s * 1e9)
+        width = bucket_width_ns(every_s, aggs, _AGG_SQL)
         select = sql.SQL(", ").join(
             sql.SQL("{} AS {}").format(sql.SQL(_AGG_SQL[a]), sql.Identifier(a)) for a in aggs
         )
@@ -451,7 +424,7 @@ class PostgresStore:
                 "AND t.value IS NOT NULL ORDER BY ts_ns DESC LIMIT 1) v ON true"
             ).format(source)
 
-        wanted = _as_list(signals)
+        wanted = signal_list(signals)
         ids: list[int] = []
         if wanted is not None:
             ids = self._call("latest", lambda con: self._signal_ids.find(con, wanted))
