@@ -140,20 +140,23 @@ def run_onnx(
 
 
 def run_onnx_parts(
-    onnx_bytes: bytes, batch: np.ndarray, threads: int = 2, batch_size: int = 8
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Maps, scores and score parts (N x 2: map max, Mahalanobis) of an ONNX detector."""
+    onnx_bytes: bytes,
+    batch: np.ndarray,
+    threads: int = 2,
+    batch_size: int = 8,
+    names: tuple[str, ...] = ("anomaly_map", "score", "score_parts"),
+) -> tuple[np.ndarray, ...]:
+    """Named outputs of an ONNX detector (default: maps, scores, score parts N x 2)."""
     from edgetwin.edge.module import make_session
 
     sess = make_session(onnx_bytes, ["CPUExecutionProvider"], threads)
-    names = ["anomaly_map", "score", "score_parts"]
-    outs: list[list[np.ndarray]] = [[], [], []]
+    outs: list[list[np.ndarray]] = [[] for _ in names]
     for i in range(0, len(batch), batch_size):
         for acc, v in zip(
-            outs, sess.run(names, {MODULE_INPUT: batch[i : i + batch_size]}), strict=True
+            outs, sess.run(list(names), {MODULE_INPUT: batch[i : i + batch_size]}), strict=True
         ):
             acc.append(v)
-    return np.concatenate(outs[0]), np.concatenate(outs[1]), np.concatenate(outs[2])
+    return tuple(np.concatenate(o) for o in outs)
 
 
 def replace_constants(onnx_bytes: bytes, values: dict[str, np.ndarray]) -> bytes:

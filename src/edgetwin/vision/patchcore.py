@@ -301,8 +301,8 @@ class PatchCore:
         self.n_train_images_ = total
         self.gaussian_: tuple[np.ndarray, np.ndarray] | None = None
         if self.image_gaussian:
-            dims = [int(extractor.blocks[i]._bn2.num_features) for i in POOLED_LEVELS]
-            self.gaussian_ = gaussian_precision(np.concatenate(pooled), dims)
+            self.pooled_dims_ = [int(extractor.blocks[i]._bn2.num_features) for i in POOLED_LEVELS]
+            self.gaussian_ = gaussian_precision(np.concatenate(pooled), self.pooled_dims_)
         self.calibration_: Calibration | None = None
         self.model_ = self._build_model(extractor, None)
         log.info(
@@ -379,7 +379,7 @@ class PatchCore:
                 x = torch.from_numpy(
                     to_batch(list(images[start : start + self.batch_size]), self.image_size)
                 )
-                m, s, _ = self.model_(x)
+                m, s, _, _ = self.model_(x)
                 maps.append(m.numpy())
                 scores.append(s.numpy())
         return np.concatenate(maps), np.concatenate(scores)
@@ -404,6 +404,7 @@ class PatchCore:
             "anomaly_map": {0: "batch"},
             "score": {0: "batch"},
             "score_parts": {0: "batch"},
+            "pooled": {0: "batch"},
         }
         if dynamic_size:
             axes["image"].update({2: "height", 3: "width"})
@@ -415,7 +416,7 @@ class PatchCore:
             (dummy,),
             buf,  # type: ignore[arg-type]
             input_names=["image"],
-            output_names=["anomaly_map", "score", "score_parts"],
+            output_names=["anomaly_map", "score", "score_parts", "pooled"],
             dynamic_axes=axes,
             opset_version=opset,
             dynamo=False,

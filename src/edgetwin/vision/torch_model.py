@@ -171,7 +171,8 @@ class PatchCoreModel(nn.Module):
     also computes the squared Mahalanobis distance of the image's pooled features (Rippel et al.
     2020; a MatMul). With `score_norm` ((loc, scale) of both scores on good calibration parts) the
     image score is the sum of the two standardised scores, map max and Mahalanobis; without it,
-    the map max. `score_parts` (N x 2) carries both raw scores for calibration and diagnosis.
+    the map max. `score_parts` (N x 2) carries both raw scores for calibration and diagnosis,
+    `pooled` (N x G) the image-level features (so the INT8 twin can refit its own Gaussian).
     """
 
     bank_aug: torch.Tensor
@@ -254,7 +255,9 @@ class PatchCoreModel(nn.Module):
         """N x 3 x H x W -> N x h x w nearest-neighbour distances (feature units) on the patch grid."""
         return self.nearest(self.features(image))
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, image: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         f, pooled = self.features.forward_all(image)
         if self.image_gaussian:
             # Squared Mahalanobis distance of the pooled features; computed before the search so
@@ -282,4 +285,4 @@ class PatchCoreModel(nn.Module):
             score = ((parts - self.score_loc) / self.score_scale).sum(dim=1)
         else:
             score = map_score
-        return anomaly_map, score, parts
+        return anomaly_map, score, parts, pooled

@@ -23,7 +23,13 @@ from edgetwin.vision.export import (
     run_onnx_parts,
 )
 from edgetwin.vision.image import check_size, resize, to_batch
-from edgetwin.vision.patchcore import PatchCore, ProgressFn, calibrate_scores
+from edgetwin.vision.patchcore import (
+    POOLED_LEVELS,
+    PatchCore,
+    ProgressFn,
+    calibrate_scores,
+    gaussian_precision,
+)
 from edgetwin.vision.threshold import refine_threshold, threshold_from_good
 
 log = logging.getLogger(__name__)
@@ -64,14 +70,20 @@ def _parity(
 
 
 def _int8_calibration(
-    det: PatchCore, onnx_int8: bytes, calib: np.ndarray
+    det: PatchCore, onnx_int8: bytes, calib: np.ndarray, train: np.ndarray
 ) -> tuple[bytes, np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """Give the INT8 graph its own calibration statistics; return it, its scores and outputs.
+    """Give the INT8 graph its own statistics; return it, its calibration scores and outputs.
 
-    The INT8 backbone shifts the raw distances and the pooled features, so the position
-    statistics and the score loc/scale are re-estimated from the INT8 graph's own outputs on the
-    same good calibration parts (the raw maps are recovered exactly as map * std + mean).
+    The INT8 backbone shifts the raw distances and the pooled features (on Magnetic Tile the
+    fp32 Gaussian put INT8 good parts at 70x their fp32 Mahalanobis distance), so the image
+    Gaussian is refitted on the INT8 graph's pooled features of the same training parts, and the
+    position statistics and score loc/scale are re-estimated from its own outputs on the same
+    good calibration parts (the raw maps are recovered exactly as map * std + mean).
     """
+    if det.gaussian_ is not None:
+        (pooled,) = run_onnx_parts(onnx_int8, train, names=("pooled",))
+        mean8, prec8 = gaussian_precision(pooled, det.pooled_dims_)
+        onnx_int8 = replace_constants(onnx_int8, {"gauss_mean": mean8, "gauss_prec": prec8})
     maps, scores, parts = run_onnx_parts(onnx_int8, calib)
     cal = det.calibration_
     if cal is None or (cal.position is None and cal.score_norm is None):
@@ -159,7 +171,9 @@ def train_inspection(
             to_batch([train_imgs[i] for i in pick]),
             search=int8_search,
         )
-        onnx["int8"], scores["int8"], int8_out = _int8_calibration(det, onnx["int8"], calib)
+        onnx["int8"], scores["int8"], int8_out = _int8_calibration(
+            det, onnx["int8"], calib, to_batch(train_imgs)
+        )
         parity.update(
             _parity(
                 ref, (int8_out[0][:N_PARITY], int8_out[1][:N_PARITY]), 0.10, "int8", strict=False
@@ -232,6 +246,12 @@ def train_inspection(
                 "dtype": "float32",
                 "unit": f"[max of map ({map_unit}), squared Mahalanobis distance of pooled "
                 "features (0 without the image Gaussian)]",
+            },
+            "pooled": {
+                "shape": ["batch", "features"],
+                "dtype": "float32",
+                "unit": "border-cropped global averages of backbone blocks "
+                f"{list(POOLED_LEVELS) if image_gaussian else []} (image-level features)",
             },
         },
         preprocess={
