@@ -17,7 +17,7 @@ def train_rul(
     out: Path = typer.Option(..., "--out", help="edge module to write (.zip)"),
     name: str = typer.Option("rul-cmapss", help="module name"),
     seed: int = typer.Option(0, help="seed of the engine folds and of the networks"),
-    folds: int = typer.Option(5, help="engine folds = ensemble members"),
+    folds: int = typer.Option(10, help="engine folds = ensemble members"),
     window: int = typer.Option(40, help="cycles of history the model reads"),
     max_epochs: int = typer.Option(40, help="epoch limit per member (early stopping decides)"),
     threads: int = typer.Option(2, help="torch threads"),

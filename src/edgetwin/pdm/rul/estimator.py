@@ -73,7 +73,7 @@ class CnnRulRegressor:
         self,
         window: int = 40,
         cap_cycles: float = 125.0,
-        n_folds: int = 5,
+        n_folds: int = 10,
         max_epochs: int = 40,
         patience: int = 8,
         batch_size: int = 256,
