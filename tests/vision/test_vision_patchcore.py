@@ -176,6 +176,10 @@ def test_module_cli_train_eval_inspect(tmp_path: Path, station: InspectionStatio
     assert crack8.score > good8.score and crack8.threshold == pytest.approx(
         mod.manifest.postprocess["thresholds"]["int8"]
     )
+    # Overlays are scaled by the map's own good-part threshold (the score adds the Gaussian).
+    post = mod.manifest.postprocess
+    assert set(post["map_thresholds"]) == {"fp32", "int8"}
+    assert insp8.map_threshold == pytest.approx(post["map_thresholds"]["int8"])
     res = runner.invoke(
         app,
         [

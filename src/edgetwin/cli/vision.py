@@ -160,7 +160,7 @@ def evaluate(
     )
     if overlays:
         write_overlays(
-            out / "overlays", ds.test, images, maps, scores, insp.threshold, limit=overlays
+            out / "overlays", ds.test, images, maps, scores, insp.map_threshold, limit=overlays
         )
     console.print(_metrics_table(f"{ds.name} ({precision})", m))
     per = Table(title="per defect type")

@@ -98,6 +98,13 @@ class Inspector:
         self.threshold = (
             float(threshold) if threshold is not None else module_threshold(post, precision)
         )
+        # The overlay's colour scale: the map's own good-part threshold when the score is not
+        # the map max (image Gaussian), else the decision threshold.
+        self.map_threshold = float(
+            (post.get("map_thresholds") or {}).get(precision, self.threshold)
+            if threshold is None
+            else threshold
+        )
         pre = self.module.manifest.preprocess or {}
         self.size: tuple[int, int] = tuple(
             int(v) for v in pre.get("params", {}).get("size", (224, 224))
@@ -133,7 +140,7 @@ class Inspector:
         if self.overlay_dir is not None:
             stem = Path(name).stem
             path = write_overlay(
-                self.overlay_dir / f"{ts}_{stem}_{decision}.png", shown, amap, self.threshold
+                self.overlay_dir / f"{ts}_{stem}_{decision}.png", shown, amap, self.map_threshold
             )
         log.debug("inspected %s: score %.3f (%s)", name, score, decision)
         return Inspection(ts, name, float(score), self.threshold, decision, amap, path)

@@ -126,12 +126,14 @@ class Calibration:
     `position` is the per-pixel (mean, std) of the raw maps (None without position
     normalisation); `score_norm` is (loc, scale) of (map score, Mahalanobis) used to add the two
     (None without the image Gaussian); `scores` are the calibration images' final scores, with
-    leave-one-out map scores where they fed the position statistics.
+    leave-one-out map scores where they fed the position statistics; `map_scores` the map part
+    alone (the overlay's colour scale is set by a threshold on these).
     """
 
     position: tuple[np.ndarray, np.ndarray] | None
     score_norm: tuple[np.ndarray, np.ndarray] | None
     scores: np.ndarray
+    map_scores: np.ndarray
 
 
 def calibrate_scores(
@@ -153,14 +155,16 @@ def calibrate_scores(
     else:
         map_scores = maps.reshape(len(maps), -1).max(axis=1)
     if mahalanobis is None:
-        return Calibration(position, None, map_scores)
+        return Calibration(position, None, map_scores, map_scores)
     parts = np.stack([map_scores, np.asarray(mahalanobis, dtype=np.float64)], axis=1)
     if len(parts) < 3:
         raise DataError(f"score combination needs >= 3 calibration images, got {len(parts)}")
     loc = parts.mean(axis=0)
     scale = np.maximum(parts.std(axis=0, ddof=1), 1e-6 * np.abs(loc) + 1e-12)
     scores = ((parts - loc) / scale).sum(axis=1)
-    return Calibration(position, (loc.astype(np.float32), scale.astype(np.float32)), scores)
+    return Calibration(
+        position, (loc.astype(np.float32), scale.astype(np.float32)), scores, map_scores
+    )
 
 
 class PatchCore:

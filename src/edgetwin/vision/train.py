@@ -25,6 +25,7 @@ from edgetwin.vision.export import (
 from edgetwin.vision.image import check_size, resize, to_batch
 from edgetwin.vision.patchcore import (
     POOLED_LEVELS,
+    Calibration,
     PatchCore,
     ProgressFn,
     calibrate_scores,
@@ -71,7 +72,7 @@ def _parity(
 
 def _int8_calibration(
     det: PatchCore, onnx_int8: bytes, calib: np.ndarray, train: np.ndarray
-) -> tuple[bytes, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+) -> tuple[bytes, Calibration, tuple[np.ndarray, np.ndarray]]:
     """Give the INT8 graph its own statistics; return it, its calibration scores and outputs.
 
     The INT8 backbone shifts the raw distances and the pooled features (on Magnetic Tile the
@@ -87,7 +88,7 @@ def _int8_calibration(
     maps, scores, parts = run_onnx_parts(onnx_int8, calib)
     cal = det.calibration_
     if cal is None or (cal.position is None and cal.score_norm is None):
-        return onnx_int8, scores, (maps, scores)
+        return onnx_int8, Calibration(None, None, scores, parts[:, 0]), (maps, scores)
     raw = maps.astype(np.float64)
     if cal.position is not None:
         raw = raw * cal.position[1] + cal.position[0]
@@ -101,7 +102,7 @@ def _int8_calibration(
         values.update(score_loc=cal8.score_norm[0], score_scale=cal8.score_norm[1])
     onnx_int8 = replace_constants(onnx_int8, values)
     out = run_onnx(onnx_int8, calib)
-    return onnx_int8, cal8.scores, out
+    return onnx_int8, cal8, out
 
 
 def train_inspection(
@@ -155,6 +156,8 @@ def train_inspection(
     # Statistics of good calibration maps and scores, per precision (INT8 shifts the distances);
     # the scores for the threshold are leave-one-out where the images fed the statistics.
     scores = {"fp32": det.calibrate(calib_imgs)}
+    cal = det.calibration_
+    map_scores = {"fp32": cal.map_scores if cal is not None else scores["fp32"]}
     onnx_fp32 = det.to_onnx()
     calib = to_batch(calib_imgs)
     ref = det.predict(calib_imgs[:N_PARITY])
@@ -171,15 +174,18 @@ def train_inspection(
             to_batch([train_imgs[i] for i in pick]),
             search=int8_search,
         )
-        onnx["int8"], scores["int8"], int8_out = _int8_calibration(
+        onnx["int8"], cal8, int8_out = _int8_calibration(
             det, onnx["int8"], calib, to_batch(train_imgs)
         )
+        scores["int8"], map_scores["int8"] = cal8.scores, cal8.map_scores
         parity.update(
             _parity(
                 ref, (int8_out[0][:N_PARITY], int8_out[1][:N_PARITY]), 0.10, "int8", strict=False
             )
         )
     thresholds = {k: threshold_from_good(v, false_reject_rate) for k, v in scores.items()}
+    # The map's own good-part threshold (same quantile of the map scores): the overlay's scale.
+    map_thresholds = {k: threshold_from_good(v, false_reject_rate) for k, v in map_scores.items()}
     threshold_rule = f"good-only quantile, FRR {false_reject_rate}"
     if defect_images:
         batch = to_batch([resize(im, size) for im in defect_images])
@@ -263,6 +269,7 @@ def train_inspection(
             "function": "edgetwin.edge.processing:threshold",
             "params": {"value": thresholds["fp32"]},
             "thresholds": thresholds,
+            "map_thresholds": map_thresholds,
             "false_reject_rate": false_reject_rate,
             "decision": "reject when score > threshold (fp32 value in params; thresholds per precision)",
         },
