@@ -88,9 +88,9 @@ class GroupedRulEnsemble(nn.Module):
 
     Exactly the same function as `RulEnsemble` of the same `RulCnn` members (checked at export
     to 0.05 cycles). Layer by layer: the input convolution stacks the members' filters
-    (``M*C`` outputs), the residual convolutions use ``groups = M``, the pooled features feed a
-    block-diagonal first head layer, and the last head layer averages the members by carrying
-    ``1/M`` of each member's output weights.
+    (``M*C`` outputs), the residual convolutions use ``groups = M``, the pooled features feed
+    the first head layer as a grouped 1x1 convolution (one member's 64 units per group), and
+    the last head layer averages the members by carrying ``1/M`` of each member's weights.
     """
 
     def __init__(self, members: Sequence[RulCnn]):
@@ -111,9 +111,10 @@ class GroupedRulEnsemble(nn.Module):
             ]
         )
         self.act = _activation(m0.activation)
-        self.fc1 = nn.Linear(3 * n_m * c, n_m * hid)
+        # the head as 1x1 convolutions: fc1 grouped per member, fc2 averaging the members
+        self.fc1 = nn.Conv1d(3 * n_m * c, n_m * hid, kernel_size=1, groups=n_m)
         self.act2 = _activation(m0.head_activation)
-        self.fc2 = nn.Linear(n_m * hid, 1)
+        self.fc2 = nn.Conv1d(n_m * hid, 1, kernel_size=1)
         with torch.no_grad():
             self.inp.weight.copy_(torch.cat([m.inp.weight for m in ms], dim=0))
             self.inp.bias.copy_(torch.cat([m.inp.bias for m in ms]))  # type: ignore[union-attr]
@@ -121,16 +122,14 @@ class GroupedRulEnsemble(nn.Module):
             for i, blk in enumerate(blocks):
                 blk.weight.copy_(torch.cat([m.blocks[i].weight for m in ms], dim=0))
                 blk.bias.copy_(torch.cat([m.blocks[i].bias for m in ms]))
-            w1 = torch.zeros(n_m * hid, 3 * n_m * c)
-            for k, m in enumerate(ms):
-                wk = m.head[0].weight  # [hid, 3c] over (last, mean, max) of member k's channels
-                for part in range(3):  # pooled layout here: part-major, then member, then channel
-                    cols = slice(part * n_m * c + k * c, part * n_m * c + (k + 1) * c)
-                    w1[k * hid : (k + 1) * hid, cols] = wk[:, part * c : (part + 1) * c]
-            self.fc1.weight.copy_(w1)
-            self.fc1.bias.copy_(torch.cat([m.head[0].bias for m in ms]))
-            self.fc2.weight.copy_(torch.cat([m.head[3].weight for m in ms], dim=1) / n_m)
-            self.fc2.bias.copy_(torch.stack([m.head[3].bias for m in ms]).mean(dim=0))
+            # member weights [hid, 3c] read (last, mean, max) x channel; the pooled tensor here
+            # is laid out member x channel x (last, mean, max)
+            w1 = [m.head[0].weight.view(hid, 3, c).transpose(1, 2).reshape(hid, 3 * c) for m in ms]
+            self.fc1.weight.copy_(torch.cat(w1, dim=0).unsqueeze(2))
+            self.fc1.bias.copy_(torch.cat([m.head[0].bias for m in ms]))  # type: ignore[union-attr]
+            w2 = torch.cat([m.head[3].weight for m in ms], dim=1) / n_m
+            self.fc2.weight.copy_(w2.unsqueeze(2))
+            self.fc2.bias.copy_(torch.stack([m.head[3].bias for m in ms]).mean(dim=0))  # type: ignore[union-attr]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.act(self.inp(x.transpose(1, 2)))
@@ -139,7 +138,6 @@ class GroupedRulEnsemble(nn.Module):
         # pooling ops with int8 kernels (AveragePool, MaxPool, Slice), so the INT8 twin stays in
         # int8 up to the head; same values as last / mean / max over the window
         t = int(h.shape[2])
-        pooled = torch.cat(
-            [h[:, :, t - 1 :], F.avg_pool1d(h, t), F.max_pool1d(h, t)], dim=1
-        ).flatten(1)
-        return self.fc2(self.act2(self.fc1(pooled))) * self.cap_cycles
+        pooled = torch.cat([h[:, :, t - 1 :], F.avg_pool1d(h, t), F.max_pool1d(h, t)], dim=2)
+        pooled = pooled.reshape(pooled.shape[0], -1, 1)  # [batch, members*channels*3, 1]
+        return self.fc2(self.act2(self.fc1(pooled))).flatten(1) * self.cap_cycles
