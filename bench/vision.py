@@ -16,7 +16,8 @@ perturbations (edgetwin.edge.robustness plus a gamma curve) and the effect of th
     python bench/vision.py --quick                # fewer robustness images and levels
     python bench/vision.py --accuracy-only        # accuracy table only (~5 min)
     python bench/vision.py --no-position-norm     # raw anomaly map: the figures before the normalisation
-    python bench/vision.py --accuracy-only --no-photometric --no-image-gaussian --bank-size 2048
+    python bench/vision.py --image-gaussian       # the image Gaussian option added to the score
+    python bench/vision.py --accuracy-only --no-photometric --bank-size 2048 --fp32-search
                                                   # the previous default (ablations: any subset)
 
 Skips (exit 0, with the reason) when the data set is absent.
@@ -163,9 +164,9 @@ def main() -> int:
         help="no per-image gray-level standardisation in the graph (the previous default)",
     )
     ap.add_argument(
-        "--no-image-gaussian",
+        "--image-gaussian",
         action="store_true",
-        help="image score = map max only (no Mahalanobis distance of pooled features)",
+        help="add the Mahalanobis distance of pooled features to the map max (an option)",
     )
     ap.add_argument(
         "--no-augment-variant",
@@ -211,7 +212,7 @@ def main() -> int:
         "frr": args.frr,
         "position_norm": not args.no_position_norm,
         "photometric": not args.no_photometric,
-        "image_gaussian": not args.no_image_gaussian,
+        "image_gaussian": args.image_gaussian,
         "search_dim": args.search_dim,
         "int8_search": not args.fp32_search,
     }
@@ -250,7 +251,7 @@ def main() -> int:
             name="mt-inspection",
             position_norm=not args.no_position_norm,
             photometric=not args.no_photometric,
-            image_gaussian=not args.no_image_gaussian,
+            image_gaussian=args.image_gaussian,
             search_dim=args.search_dim or None,
             int8_search=not args.fp32_search,
         )

@@ -30,7 +30,8 @@ def fitted(station: InspectionStation):
     from edgetwin.vision.patchcore import PatchCore
 
     good = [p.image for p in station.parts(10)]
-    return PatchCore(image_size=SIZE, bank_size=256, batch_size=6).fit(good)
+    # The image Gaussian is an option (off by default): fitted here so its tests can use it.
+    return PatchCore(image_size=SIZE, bank_size=256, batch_size=6, image_gaussian=True).fit(good)
 
 
 def test_station_writes_mvtec_layout(tmp_path: Path) -> None:
@@ -180,6 +181,11 @@ def test_module_cli_train_eval_inspect(tmp_path: Path, station: InspectionStatio
     post = mod.manifest.postprocess
     assert set(post["map_thresholds"]) == {"fp32", "int8"}
     assert insp8.map_threshold == pytest.approx(post["map_thresholds"]["int8"])
+    # Default: photometric standardisation on, no image Gaussian, so the score is the map max
+    # and both thresholds coincide.
+    hp = mod.manifest.model.hyperparameters
+    assert hp["image_gaussian"] is None and len(hp["photometric"]) == 2
+    assert post["map_thresholds"] == pytest.approx(post["thresholds"])
     res = runner.invoke(
         app,
         [

@@ -204,7 +204,7 @@ class PatchCore:
         batch_size: int = 16,
         position_norm: bool = False,
         photometric: bool = True,
-        image_gaussian: bool = True,
+        image_gaussian: bool = False,
         search_dim: int | None = None,
         seed: int = 0,
     ) -> None:

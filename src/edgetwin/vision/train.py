@@ -123,7 +123,7 @@ def train_inspection(
     max_false_reject_rate: float = 0.05,
     position_norm: bool = True,
     photometric: bool = True,
-    image_gaussian: bool = True,
+    image_gaussian: bool = False,
     search_dim: int | None = None,
     int8_search: bool = True,
 ) -> TrainResult:
