@@ -12,9 +12,9 @@ Sections: accuracy (fp32, INT8; with and without lighting-augmented memory bank)
 224 and 512 px (batch 1, 2 threads, fp32 and INT8, median over repeats), robustness to ambient
 perturbations (edgetwin.edge.robustness plus a gamma curve) and the effect of the augmentation.
 
-    python bench/vision.py                        # full protocol (about 15 min on 2 busy cores)
+    python bench/vision.py                        # full protocol (about 35 min on 2 busy cores)
     python bench/vision.py --quick                # fewer robustness images and levels
-    python bench/vision.py --accuracy-only        # accuracy table only (~5 min)
+    python bench/vision.py --accuracy-only        # accuracy table only (~12 min; --no-augment-variant ~8)
     python bench/vision.py --no-position-norm     # raw anomaly map: the figures before the normalisation
     python bench/vision.py --image-gaussian       # the image Gaussian option added to the score
     python bench/vision.py --accuracy-only --no-photometric --bank-size 2048 --fp32-search
