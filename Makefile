@@ -31,7 +31,7 @@ artifacts/diagnosis.zip: | venv
 	  $(BIN)/edgetwin pdm train-diagnosis --data $(DATA)/cwru --out $@ --prior strict --no-protocols; \
 	else echo "no CWRU data at $(DATA)/cwru: the demo runs without bearing diagnosis"; fi
 
-# The demo's inspection module, trained on good parts of the simulated station (about 20 s).
+# The demo's inspection module, trained on good parts of the simulated station (under a minute).
 artifacts/inspection.zip: | venv
 	@mkdir -p artifacts
 	$(BIN)/python -c "from edgetwin.vision.synthetic import InspectionStation, write_mvtec_layout; write_mvtec_layout(InspectionStation(seed=1), 'artifacts/station')"
