@@ -34,7 +34,7 @@ from edgetwin.core.schemas import (
     conform,
 )
 from edgetwin.store.base import Agg, bucket_width_ns, signal_list, table_kind
-from edgetwin.store.blobs import blobs_to_lists, lists_to_blobs
+from edgetwin.store.columns import from_stored, to_stored
 from edgetwin.store.timeutil import to_ns
 
 log = logging.getLogger(__name__)
@@ -102,11 +102,7 @@ class DuckDBStore:
             return 0
         keys, schema = _TABLES[kind]
         table = conform(table, schema, kind)
-        ts_ns = table.column("ts").cast(TS_TYPE).cast(pa.int64())
-        batch = table.set_column(0, "ts_ns", ts_ns)
-        if kind == "waveforms":
-            idx = batch.schema.get_field_index("values")
-            batch = batch.set_column(idx, "values", lists_to_blobs(batch.column("values")))
+        batch, ts_ns = to_stored(table)
         lo, hi = pc.min_max(ts_ns).values()
         cols = ", ".join(f'"{c}"' for c in batch.column_names)
         with self._lock:
@@ -214,14 +210,6 @@ class DuckDBStore:
                 params.append(val)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
-    @staticmethod
-    def _to_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
-        if "values" in table.column_names:
-            idx = table.schema.get_field_index("values")
-            table = table.set_column(idx, "values", blobs_to_lists(table.column("values")))
-        ts = table.column("ts_ns").cast(TS_TYPE)
-        return conform(table.set_column(0, "ts", ts), schema, "store result")
-
     def read_samples(
         self, signals: str | list[str] | None = None, start: object = None, end: object = None
     ) -> pa.Table:
@@ -230,7 +218,7 @@ class DuckDBStore:
             f"SELECT ts_ns, signal, value, quality FROM samples{where} ORDER BY signal, ts_ns",
             params,
         )
-        return self._to_schema(raw, SAMPLES_SCHEMA)
+        return from_stored(raw, SAMPLES_SCHEMA)
 
     def read_waveforms(
         self, signals: str | list[str] | None = None, start: object = None, end: object = None
@@ -240,7 +228,7 @@ class DuckDBStore:
             f'SELECT ts_ns, signal, rate_hz, "values" FROM waveforms{where} ORDER BY signal, ts_ns',
             params,
         )
-        return self._to_schema(raw, WAVEFORMS_SCHEMA)
+        return from_stored(raw, WAVEFORMS_SCHEMA)
 
     def read_events(
         self,
@@ -254,7 +242,7 @@ class DuckDBStore:
             f"SELECT ts_ns, source, kind, severity, payload FROM events{where} ORDER BY ts_ns",
             params,
         )
-        return self._to_schema(raw, EVENTS_SCHEMA)
+        return from_stored(raw, EVENTS_SCHEMA)
 
     def downsample(
         self,
@@ -281,7 +269,7 @@ class DuckDBStore:
             f"arg_max(quality, ts_ns) AS quality FROM samples{where} GROUP BY signal ORDER BY signal",
             params,
         )
-        return self._to_schema(raw, SAMPLES_SCHEMA)
+        return from_stored(raw, SAMPLES_SCHEMA)
 
     def signals(self) -> list[str]:
         raw = self._query("SELECT DISTINCT signal FROM samples ORDER BY 1")

@@ -37,7 +37,7 @@ from psycopg import sql
 from edgetwin.core.errors import DataError, StoreError
 from edgetwin.core.schemas import EVENTS_SCHEMA, SAMPLES_SCHEMA, TS_TYPE, WAVEFORMS_SCHEMA, conform
 from edgetwin.store.base import Agg, bucket_width_ns, signal_list, table_kind
-from edgetwin.store.blobs import blobs_to_lists, lists_to_blobs
+from edgetwin.store.columns import from_stored, to_stored
 from edgetwin.store.pg_copy import copy_out
 from edgetwin.store.pg_csv import from_csv, to_csv
 from edgetwin.store.pg_layout import COLUMNS, Layout, batch_days
@@ -224,11 +224,7 @@ class PostgresStore:
             table = conform(table, _SCHEMAS[kind], kind)
         except DataError as exc:
             raise StoreError(f"append to {kind} in {self.url} refused: {exc}") from exc
-        ts_ns = table.column("ts").cast(TS_TYPE).cast(pa.int64())
-        batch = table.set_column(0, "ts_ns", ts_ns)
-        if kind == "waveforms":
-            idx = batch.schema.get_field_index("values")
-            batch = batch.set_column(idx, "values", lists_to_blobs(batch.column("values")))
+        batch, ts_ns = to_stored(table)
         lo, hi = (v.as_py() for v in pc.min_max(ts_ns).values())
         days = batch_days(lo, hi, ts_ns.to_numpy())
         names = [*batch.column_names]
@@ -333,14 +329,6 @@ class PostgresStore:
             return sql.SQL("")
         return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses)
 
-    @staticmethod
-    def _to_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
-        if "values" in table.column_names:
-            idx = table.schema.get_field_index("values")
-            table = table.set_column(idx, "values", blobs_to_lists(table.column("values")))
-        ts = table.column("ts_ns").cast(TS_TYPE)
-        return conform(table.set_column(0, "ts", ts), schema, "store result")
-
     def read_samples(
         self, signals: str | list[str] | None = None, start: object = None, end: object = None
     ) -> pa.Table:
@@ -348,7 +336,7 @@ class PostgresStore:
             return sql.SQL("SELECT ts_ns, signal_id, value, quality FROM samples{}").format(where)
 
         raw = self._read("samples", query, "read samples", signal_list(signals), start, end)
-        return self._to_schema(raw, SAMPLES_SCHEMA)
+        return from_stored(raw, SAMPLES_SCHEMA)
 
     def read_waveforms(
         self, signals: str | list[str] | None = None, start: object = None, end: object = None
@@ -359,7 +347,7 @@ class PostgresStore:
             )
 
         raw = self._read("waveforms", query, "read waveforms", signal_list(signals), start, end)
-        return self._to_schema(raw, WAVEFORMS_SCHEMA)
+        return from_stored(raw, WAVEFORMS_SCHEMA)
 
     def read_events(
         self,
@@ -375,7 +363,7 @@ class PostgresStore:
 
         extra = {"source": source, "kind": kind}
         raw = self._read("events", query, "read events", None, start, end, extra)
-        return self._to_schema(raw, EVENTS_SCHEMA)
+        return from_stored(raw, EVENTS_SCHEMA)
 
     def downsample(
         self,
@@ -429,7 +417,7 @@ class PostgresStore:
         if wanted is not None:
             ids = self._call("latest", lambda con: self._signal_ids.find(con, wanted))
         raw = self._read("samples", query, "latest")
-        return self._to_schema(raw, SAMPLES_SCHEMA)
+        return from_stored(raw, SAMPLES_SCHEMA)
 
     def signals(self) -> list[str]:
         def work(con: psycopg.Connection[Any]) -> list[str]:
