@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from edgetwin.pdm.rul.net import GroupedRulEnsemble, RulCnn, RulEnsemble  # noqa: E402
+from edgetwin.pdm.rul.net import GroupedRulEnsemble, RulCnn, RulEnsemble, grouped_onnx  # noqa: E402
 
 
 def _members(activation: str, n: int = 3) -> list[RulCnn]:
@@ -42,25 +42,15 @@ def test_grouped_relu_int8_graph_runs_int8_ops(tmp_path: Path) -> None:
     from edgetwin.edge.quantize import calibration_batches, quantize_static
 
     members = _members("relu")
-    buf = io.BytesIO()
-    torch.onnx.export(
-        GroupedRulEnsemble(members).eval(),
-        (torch.zeros(1, 40, 6),),
-        buf,  # type: ignore[arg-type]
-        input_names=["windows"],
-        output_names=["rul"],
-        dynamic_axes={"windows": {0: "batch"}, "rul": {0: "batch"}},
-        opset_version=17,
-        dynamo=False,
-    )
+    fp32 = grouped_onnx(members, window=40, n_features=6)
     x = np.random.default_rng(0).normal(size=(128, 40, 6)).astype(np.float32)
-    q = quantize_static(buf.getvalue(), calibration_batches(x, "windows", batch_size=32))
+    q = quantize_static(fp32, calibration_batches(x, "windows", batch_size=32))
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     opts.optimized_model_filepath = str(tmp_path / "optimized.onnx")
     sess = ort.InferenceSession(q, opts, providers=["CPUExecutionProvider"])
     out = sess.run(["rul"], {"windows": x[:8]})[0]
-    ref = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"]).run(
+    ref = ort.InferenceSession(fp32, providers=["CPUExecutionProvider"]).run(
         ["rul"], {"windows": x[:8]}
     )[0]
     assert np.abs(out - ref).max() < 0.05 * np.abs(ref).max() + 0.5

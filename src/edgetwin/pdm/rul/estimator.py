@@ -15,7 +15,6 @@ torch is imported inside the methods that need it, so this module is cheap to im
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -300,24 +299,10 @@ class CnnRulRegressor:
 
     def to_onnx(self) -> bytes:
         """The ensemble as one grouped ONNX graph: ``windows`` [batch, window, features] -> ``rul`` [batch, 1]."""
-        import torch
+        from edgetwin.pdm.rul.net import grouped_onnx
 
-        from edgetwin.pdm.rul.net import GroupedRulEnsemble
-
-        grouped = GroupedRulEnsemble(list(self.ensemble_.members)).eval()  # type: ignore[arg-type]
-        buf = io.BytesIO()
-        dummy = torch.zeros(1, self.window, self.n_features_)
-        torch.onnx.export(
-            grouped,
-            (dummy,),
-            buf,  # type: ignore[arg-type]
-            input_names=["windows"],
-            output_names=["rul"],
-            dynamic_axes={"windows": {0: "batch"}, "rul": {0: "batch"}},
-            opset_version=17,
-            dynamo=False,
-        )
-        return buf.getvalue()
+        members = list(self.ensemble_.members)
+        return grouped_onnx(members, self.window, self.n_features_)  # type: ignore[arg-type]
 
 
 def _predict(model: Any, x: np.ndarray, batch: int = 4096) -> np.ndarray:

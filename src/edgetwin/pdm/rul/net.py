@@ -141,3 +141,22 @@ class GroupedRulEnsemble(nn.Module):
         pooled = torch.cat([h[:, :, t - 1 :], F.avg_pool1d(h, t), F.max_pool1d(h, t)], dim=2)
         pooled = pooled.reshape(pooled.shape[0], -1, 1)  # [batch, members*channels*3, 1]
         return self.fc2(self.act2(self.fc1(pooled))).flatten(1) * self.cap_cycles
+
+
+def grouped_onnx(members: Sequence[RulCnn], window: int, n_features: int) -> bytes:
+    """The members as one grouped ONNX graph: ``windows`` [batch, window, features] -> ``rul``
+    [batch, 1], opset 17, batch axis dynamic (the graph the module ships and quantizes)."""
+    import io
+
+    buf = io.BytesIO()
+    torch.onnx.export(
+        GroupedRulEnsemble(members).eval(),
+        (torch.zeros(1, window, n_features),),
+        buf,  # type: ignore[arg-type]
+        input_names=["windows"],
+        output_names=["rul"],
+        dynamic_axes={"windows": {0: "batch"}, "rul": {0: "batch"}},
+        opset_version=17,
+        dynamo=False,
+    )
+    return buf.getvalue()
