@@ -29,25 +29,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-T0 = 1_700_000_040 * 10**9
-N_SIGNALS = 50
+# the same batches and the same fresh-process harness as bench/ingest.py (DuckDB)
+from ingest import _run, _samples_batches  # noqa: E402
+
 RAW_COLUMNS = (
     "ts_ns BIGINT NOT NULL, signal TEXT NOT NULL, value DOUBLE PRECISION, quality SMALLINT"
 )
-
-
-def _batches(rows: int, total: int, first: int = 0) -> list[Any]:
-    import pyarrow as pa
-
-    from edgetwin.core import make_samples
-
-    names = pa.array([f"acme/site1/area1/line1/pump{k % 5}/sig{k}" for k in range(N_SIGNALS)])
-    out = []
-    for b in range(max(total // rows, 1)):
-        idx = first + np.arange(b * rows, (b + 1) * rows, dtype=np.int64)
-        signal = pa.DictionaryArray.from_arrays(pa.array((idx % N_SIGNALS).astype(np.int32)), names)
-        out.append(make_samples(T0 + idx * 10**6, signal, np.sin(idx * 1e-3)))
-    return out
 
 
 def _in_schema(url: str, schema: str) -> str:
@@ -69,7 +56,7 @@ def _ingest(kind: str, url: str, schema: str, rows: int, total: int, queue: mp.Q
 
     from edgetwin.store.postgres import PostgresStore
 
-    batches = _batches(rows, total)
+    batches = _samples_batches(rows, total)
     times: list[float] = []
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schema}")
@@ -118,7 +105,7 @@ def _load_for_reads(url: str, schema: str, rows: int) -> None:
 
     from edgetwin.store.postgres import PostgresStore
 
-    batches = _batches(100_000, rows)
+    batches = _samples_batches(100_000, rows)
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schema}")
     with PostgresStore(_in_schema(url, schema)) as store:
@@ -168,16 +155,6 @@ def _read(kind: str, url: str, schema: str, queue: mp.Queue) -> None:
     queue.put(
         (n / elapsed, elapsed * 1e3, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     )
-
-
-def _run(target: Any, *args: Any) -> tuple[Any, ...]:
-    ctx = mp.get_context("spawn")
-    queue: mp.Queue = ctx.Queue()
-    proc = ctx.Process(target=target, args=(*args, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return tuple(result)
 
 
 def _server_line(url: str) -> str:
