@@ -1,4 +1,7 @@
-"""The embedded store on a real DuckDB file: idempotence, reads, downsampling, SIGKILL safety."""
+"""What only the embedded DuckDB file does: retention, one writer at a time, SIGKILL safety.
+
+The contract both backends share (idempotence, reads, downsampling) is in test_store_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgetwin.core import StoreError, make_events, make_samples, make_waveforms
+from edgetwin.core import StoreError, make_samples
 from edgetwin.store import open_store
 from edgetwin.store.duckdb_store import DuckDBStore
 
@@ -25,54 +28,10 @@ def _samples(start: int, n: int, signal: str = "acme/l1/p1/temp") -> object:
     return make_samples(ts, signal, np.arange(start, start + n, dtype=float))
 
 
-def test_replayed_batch_never_duplicates(tmp_path: Path) -> None:
-    with open_store(tmp_path / "h.duckdb") as store:
-        assert store.append(_samples(0, 100)) == 100
-        assert store.append(_samples(0, 100)) == 0  # exact replay
-        assert store.append(_samples(50, 100)) == 50  # half overlap: only the new half
-        assert store.count() == 150
-        values = store.read_samples("acme/l1/p1/temp").column("value").to_numpy()
-        assert np.array_equal(values, np.arange(150.0))
-
-
-def test_duplicates_inside_one_batch_are_collapsed(tmp_path: Path) -> None:
-    with open_store(tmp_path / "h.duckdb") as store:
-        ts = np.array([T0, T0, T0 + 1])
-        assert store.append(make_samples(ts, "a/x", [1.0, 1.0, 2.0])) == 2
-
-
-def test_range_read_is_half_open_and_ordered(tmp_path: Path) -> None:
-    with open_store(tmp_path / "h.duckdb") as store:
-        store.append(_samples(0, 10, "a/b"))
-        store.append(_samples(0, 10, "a/a"))
-        t = store.read_samples(["a/a", "a/b"], start=T0 + 2 * 10**9, end=T0 + 5 * 10**9)
-        assert t.column("signal").to_pylist() == ["a/a"] * 3 + ["a/b"] * 3
-        assert t.column("value").to_pylist() == [2.0, 3.0, 4.0] * 2
-
-
-def test_downsample_buckets(tmp_path: Path) -> None:
-    with open_store(tmp_path / "h.duckdb") as store:
-        store.append(_samples(0, 120))
-        d = store.downsample("acme/l1/p1/temp", 60)
-        assert d.num_rows == 2
-        assert d.column("min").to_pylist() == [0.0, 60.0]
-        assert d.column("max").to_pylist() == [59.0, 119.0]
-        assert d.column("avg").to_pylist() == [29.5, 89.5]
-        assert d.column("last").to_pylist() == [59.0, 119.0]
-        with pytest.raises(StoreError, match="every_s must be > 0"):
-            store.downsample("acme/l1/p1/temp", 0)
-
-
-def test_latest_per_signal_and_retention(tmp_path: Path) -> None:
+def test_retention_deletes_rows_older_than_the_cutoff(tmp_path: Path) -> None:
     with open_store(tmp_path / "h.duckdb") as store:
         store.append(_samples(0, 10, "a/x"))
         store.append(_samples(0, 20, "a/y"))
-        latest = store.latest()
-        assert dict(
-            zip(
-                latest.column("signal").to_pylist(), latest.column("value").to_pylist(), strict=True
-            )
-        ) == {"a/x": 9.0, "a/y": 19.0}
         deleted = store.apply_retention(keep_s=5, now=T0 + 20 * 10**9)
         assert deleted == 10 + 15
         assert store.read_samples("a/y").column("value").to_pylist() == [
@@ -82,19 +41,7 @@ def test_latest_per_signal_and_retention(tmp_path: Path) -> None:
             18.0,
             19.0,
         ]
-
-
-def test_waveforms_and_events_round_trip(tmp_path: Path) -> None:
-    with open_store(tmp_path / "h.duckdb") as store:
-        block = np.random.default_rng(1).normal(size=(3, 256)).astype(np.float32)
-        wf = make_waveforms(T0 + np.arange(3) * 60 * 10**9, "a/p/vib", 12000.0, block)
-        assert store.append(wf) == 3
-        assert store.append(wf) == 0
-        back = store.read_waveforms("a/p/vib")
-        assert np.allclose(np.asarray(back.column("values")[2].as_py(), dtype=np.float32), block[2])
-        ev = make_events(np.array([T0]), "a/p", "anomaly", 600, {"score": 4.2})
-        assert store.append(ev) == 1 and store.append(ev) == 0
-        assert store.read_events(kind="anomaly").column("payload").to_pylist() == ['{"score": 4.2}']
+        assert store.read_samples("a/x").num_rows == 0
 
 
 def test_second_writer_gets_clear_error(tmp_path: Path) -> None:
