@@ -1,4 +1,5 @@
-"""DiagnosisExperts: health from the physics model alone, fault type from the product of experts."""
+"""DiagnosisExperts: product of the physics and the domain-gated generic expert (health="gated",
+the default), or health from the physics model alone (health="physics", the previous default)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from edgetwin.core.errors import DataError, ModuleError
+from edgetwin.core.errors import ConfigError, DataError, ModuleError
 from edgetwin.edge import EdgeModule
 from edgetwin.pdm.diagnose.experts import DiagnosisExperts
 from edgetwin.pdm.diagnose.model import EnvelopeDiagnoser
@@ -32,7 +33,7 @@ def _session(model):
 
 def test_health_comes_from_the_physics_model_only():
     x, y, names = _data()
-    model = DiagnosisExperts().fit(x, y)
+    model = DiagnosisExperts(health="physics").fit(x, y)
     assert model.generic_ is not None
     assert model.generic_.classes_.tolist() == ["ball", "inner_race", "outer_race"]
     normal = model.classes_.tolist().index("normal")
@@ -49,7 +50,7 @@ def test_health_comes_from_the_physics_model_only():
 
 def test_fault_type_is_the_product_of_the_experts():
     x, y, _ = _data(seed=1)
-    model = DiagnosisExperts().fit(x, y)
+    model = DiagnosisExperts(health="physics").fit(x, y)
     classes = model.classes_.tolist()
     faults = [classes.index(c) for c in model.generic_.classes_]
     phys = model.physics_.predict_proba(x[:, model.physics_cols_])[:, faults]
@@ -67,6 +68,45 @@ def test_fault_type_is_the_product_of_the_experts():
     assert model.score(x, y) > 0.95
 
 
+def test_gated_health_is_the_product_over_every_class():
+    """health="gated": inside the domain both experts vote on all four classes, health included;
+    outside it the physics model decides alone."""
+    x, y, names = _data(seed=6)
+    groups = np.tile([0, 1], y.size // 2)
+    model = DiagnosisExperts().fit(x, y, groups)
+    assert model.health == "gated"
+    assert model.generic_.classes_.tolist() == sorted(CLASSES)  # the healthy class too
+    phys = model.physics_.predict_proba(x[:, model.physics_cols_])
+    gen = model.generic_.predict_proba(x[:, model.generic_cols_])
+    inside = model.in_domain(x)
+    assert inside.mean() > 0.9 and inside[y == "normal"].mean() > 0.9
+    prod = phys * gen
+    want = np.where(inside[:, None], prod / prod.sum(axis=1, keepdims=True), phys)
+    np.testing.assert_allclose(model.predict_proba(x), want, atol=1e-9)
+    # the band shares now move P(normal) inside the domain
+    normal = model.classes_.tolist().index("normal")
+    assert np.max(np.abs(model.predict_proba(x)[:, normal] - phys[:, normal])) > 0.01
+    far = x[:5] + 50.0  # a different machine: every feature far off, the physics model alone
+    assert not model.in_domain(far).any()
+    np.testing.assert_allclose(
+        model.predict_proba(far),
+        model.physics_.predict_proba(far[:, model.physics_cols_]),
+        atol=1e-12,
+    )
+
+
+def test_gate_limit_holds_out_only_classes_seen_under_two_conditions():
+    """A class recorded under one condition only (CWRU's one normal recording) stays in the
+    reference clusters when its condition is left out; the other classes are held out."""
+    x, y, _ = _data(n=60, seed=7)
+    groups = np.tile([0, 1, 2], y.size // 3)
+    groups[y == "normal"] = 0
+    model = DiagnosisExperts().fit(x, y, groups)
+    assert model.domain_means_.shape[0] == 10  # 3 fault classes x 3 conditions + normal
+    assert model.in_domain(x[y == "normal"]).all()
+    assert model.in_domain(x[y != "normal"]).mean() > 0.95
+
+
 def test_domain_gate_limit_comes_from_leaving_one_condition_out():
     x, y, _ = _data(n=60, seed=4)
     groups = np.tile([0, 1, 2], y.size // 3)
@@ -80,11 +120,13 @@ def test_domain_gate_limit_comes_from_leaving_one_condition_out():
     np.testing.assert_allclose(grouped.predict_proba(far), phys, atol=1e-12)
 
 
+@pytest.mark.parametrize("health", ["gated", "physics"])
 @pytest.mark.parametrize("shares", [16, 0])
-def test_onnx_graph_matches_numpy(shares):
+def test_onnx_graph_matches_numpy(shares, health):
     x, y, _ = _data(seed=2, shares=shares)
-    model = DiagnosisExperts(C=0.5).fit(x, y, np.tile([0, 1], y.size // 2))
+    model = DiagnosisExperts(C=0.5, health=health).fit(x, y, np.tile([0, 1], y.size // 2))
     assert (model.generic_ is None) == (shares == 0)
+    x = np.vstack([x, x[:20] + 50.0])  # rows far off: outside the domain gate
     if shares:  # rows on both sides of the domain gate
         assert 0 < model.in_domain(x).mean() < 1
     probs = _session(model).run(None, {"features": x.astype(np.float32)})[0]
@@ -104,6 +146,8 @@ def test_errors_name_the_fix():
         DiagnosisExperts().predict(np.zeros((1, 46)))
     with pytest.raises(DataError, match="feature_names"):
         DiagnosisExperts(feature_names=["a", "b"]).fit(np.zeros((4, 3)), ["normal", "ball"] * 2)
+    with pytest.raises(ConfigError, match="health"):
+        DiagnosisExperts(health="vote").fit(np.zeros((4, 3)), ["normal", "ball"] * 2)
 
 
 def test_experts_name_the_cwru_bearings_the_physics_model_misses(shared_data, tmp_path):
@@ -164,7 +208,7 @@ def test_domain_is_near_a_known_recording_not_between_them():
     offsets = {1: 8.0, 2: -8.0, 3: 8.0, 4: -8.0}  # two recordings per fault type, far apart
     for rec, off in offsets.items():
         x[np.ix_(recordings == rec, shares)] += off
-    model = DiagnosisExperts().fit(x, y, loads, recordings)
+    model = DiagnosisExperts(health="physics").fit(x, y, loads, recordings)
     assert model.domain_means_.shape[0] == 4  # one cluster per fault recording
     assert model.in_domain(x[y != "normal"]).mean() > 0.95
     between = x[recordings == 1].copy()

@@ -156,3 +156,49 @@ def test_band_shares_follow_the_physics_columns_and_locate_the_resonance():
         7.0 * x, shaft_hz=SHAFT, exclusive=True, layout="family", band_shares=16
     )
     np.testing.assert_allclose(scaled[0, -16:], shares, atol=1e-4)
+
+
+def test_floor_counts_a_line_below_its_background_as_no_evidence():
+    """floor=True: each line's log peak-to-background ratio is max(0, ratio); the family score is
+    the mean of those, so a missing line cannot count as evidence against its family."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 12000))
+    kw = {"shaft_hz": SHAFT, "exclusive": True}
+    per = envelope_features(x, **kw)
+    floored = envelope_features(x, **kw, floor=True)
+    names = feature_names()
+    lines = [j for j, n in enumerate(names) if "_h" in n and not n.startswith("time_")]
+    assert np.min(per[:, lines]) < 0.0  # noise: some peaks lie below their background
+    sb = [j for j in lines if "_sb_" in names[j]]  # sidebands: mean of two floored ratios
+    main = [j for j in lines if j not in sb]
+    np.testing.assert_allclose(floored[:, main], np.maximum(per[:, main], 0.0), atol=1e-6)
+    assert np.min(floored[:, sb]) >= 0.0
+    rest = [j for j in range(len(names)) if j not in lines]  # time statistics untouched
+    np.testing.assert_array_equal(floored[:, rest], per[:, rest])
+    fam = envelope_features(x, **kw, floor=True, layout="family")
+    fnames = feature_names(3, "family")
+    col = {n: i for i, n in enumerate(names)}
+    j = fnames.index("wide_bpfo_hmean")
+    want = floored[:, [col[f"wide_bpfo_h{h}"] for h in (1, 2, 3)]].mean(axis=1)
+    np.testing.assert_allclose(fam[:, j], want, atol=1e-5)
+
+
+def test_sk_band_white_changes_only_the_kurtogram_band_columns():
+    """sk_band="white" picks and demodulates the kurtogram band on the pre-whitened spectrum: the
+    wide and whitened-wide columns stay as they are, and an impulse train at BPFO still reads as
+    outer-race evidence in the chosen band."""
+    f = defect_frequencies(SKF_6205_2RS, SHAFT)["bpfo"]
+    t = np.arange(12000) / RATE
+    x = impulses(RATE, 1.0, f, 3500.0, seed=5)
+    x = x / np.std(x) + 30.0 * np.sin(2 * np.pi * 1200.0 * t)
+    names = feature_names(3, "family")
+    raw = envelope_features(x, shaft_hz=SHAFT, layout="family")[0]
+    white = envelope_features(x, shaft_hz=SHAFT, layout="family", sk_band="white")[0]
+    v = dict(zip(names, white, strict=True))
+    assert v["sk_bpfo_hmean"] > 1.0
+    assert v["sk_bpfo_hmean"] > v["sk_bpfi_hmean"] + 0.5
+    assert v["sk_bpfo_hmean"] > v["sk_bsf_hmean"] + 0.5
+    same = [j for j, n in enumerate(names) if n.startswith(("wide_", "white_", "time_"))]
+    np.testing.assert_array_equal(white[same], raw[same])
+    with pytest.raises(ConfigError, match="sk_band"):
+        envelope_features(x, shaft_hz=SHAFT, sk_band="cepstrum")

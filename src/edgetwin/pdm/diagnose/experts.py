@@ -1,27 +1,36 @@
-"""The default diagnoser: the physics model decides health, two experts agree on the fault type.
+"""The default diagnoser: a physics expert and a generic expert, the generic one gated by domain.
 
 Two experts, each a logistic regression:
 
 - the *physics* expert (`EnvelopeDiagnoser`, sign-constrained prior) on the envelope features
-  (defect-frequency energy, time statistics) gives P(normal) and P(fault type);
+  (defect-frequency energy, time statistics);
 - a *generic* expert (plain logistic regression on the time statistics and the log spectral
-  band-energy shares, no bearing physics), trained on the fault windows only, gives
-  P(fault type | faulty).
+  band-energy shares, no bearing physics).
 
-The combined probabilities are
+`health="gated"` (the default): the generic expert is trained on every class and its vote counts
+only inside its domain,
+
+    P(c) = softmax_c(log P_phys(c) + g(x) log P_gen(c))
+
+a product of the two experts, each counted once (no weight to tune). Outside the domain
+(g(x) = 0) the physics expert decides alone, health included.
+
+`health="physics"` (the previous default): the healthy/faulty decision is the physics model's
+alone everywhere; the generic expert, trained on the fault windows only, re-ranks fault types:
 
     P(normal)   = P_phys(normal)
     P(fault c)  = (1 - P_phys(normal)) * softmax_c(log P_phys(c) + g(x) log P_gen(c))
 
-a product of the two experts over the fault types, each counted once (no weight to tune), while
-the healthy/faulty decision stays the physics model's alone. g(x) is a *domain gate* (1 or 0):
-the band shares recognise the recordings (bearings) they were trained on, so the generic expert
-speaks only for windows close to one of them: the squared Mahalanobis distance to the nearest
-training recording's mean (covariance pooled within recordings) must not exceed the largest such
-distance of a training window from the recordings of the *other* operating conditions (fit's
-`groups`, e.g. motor load: leave one condition out, the maximum over all; no free parameter).
-A known bearing at another load stays inside; an unseen bearing is often outside, and a
-different machine (the simulated pumps) far outside: they get the physics model alone.
+g(x) is the *domain gate* (1 or 0): the band shares recognise the recordings (bearings) they were
+trained on, so the generic expert speaks only for windows close to one of them: the squared
+Mahalanobis distance to the nearest training recording's mean (covariance pooled within
+recordings) must not exceed the largest such distance of a training window from the recordings
+of the *other* operating conditions (fit's `groups`, e.g. motor load: leave one condition out,
+the maximum over all; no free parameter). A known bearing at another load stays inside; an
+unseen bearing is often outside, and a different machine (the simulated pumps) far outside:
+they get the physics model alone. That is why the gated generic expert may also vote on health:
+the rig's spectral shape of its one healthy bearing counts only for windows that look like that
+rig's recordings.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from edgetwin.core.errors import DataError, ModuleError
+from edgetwin.core.errors import ConfigError, DataError, ModuleError
 from edgetwin.pdm.diagnose.model import INPUT_NAME, OUTPUT_NAME, EnvelopeDiagnoser, _default_names
 from edgetwin.pdm.features.envelope import SHARE_PREFIX
 from edgetwin.pdm.features.timedomain import TIME_FEATURES
@@ -65,21 +74,41 @@ def _nearest2(g: NDArray[np.float64], domain: Domain) -> NDArray[np.float64]:
     return np.asarray(np.min(d, axis=1))
 
 
-def _domain_limit(g: NDArray[np.float64], clusters: NDArray[Any], groups: NDArray[Any]) -> float:
-    """Largest nearest-cluster distance of a row from the clusters of the other groups."""
+def _domain_limit(
+    g: NDArray[np.float64],
+    clusters: NDArray[Any],
+    groups: NDArray[Any],
+    labels: NDArray[Any] | None = None,
+) -> float:
+    """Largest nearest-cluster distance of a row from the clusters of the other groups.
+
+    With `labels`, only rows of classes seen under two or more groups are held out (a class
+    recorded under one condition only, such as CWRU's one normal recording, cannot be left out
+    and stays in the reference clusters).
+    """
+    movable = np.ones(g.shape[0], dtype=bool)
+    if labels is not None:
+        seen = {c: np.unique(groups[labels == c]).size for c in np.unique(labels)}
+        movable = np.array([seen[c] >= 2 for c in labels], dtype=bool)
     worst = 0.0
     for value in np.unique(groups):
-        out = groups == value
-        if np.sum(~out) - np.unique(clusters[~out]).size <= g.shape[1]:
-            continue  # too few rows for a covariance: skip this condition
-        worst = max(worst, float(np.max(_nearest2(g[out], _domain(g[~out], clusters[~out])))))
+        out = (groups == value) & movable
+        ref = ~out
+        if not np.any(out) or np.sum(ref) - np.unique(clusters[ref]).size <= g.shape[1]:
+            continue  # nothing to hold out, or too few rows for a covariance
+        worst = max(worst, float(np.max(_nearest2(g[out], _domain(g[ref], clusters[ref])))))
     return worst or float(np.max(_nearest2(g, _domain(g, clusters))))
 
 
+HEALTH: tuple[str, ...] = ("gated", "physics")
+
+
 class DiagnosisExperts:
-    """Physics expert for health, product of physics and generic experts for the fault type.
+    """Product of a physics and a domain-gated generic expert (see the module docstring).
 
     C, max_iter: as `EnvelopeDiagnoser` (both experts); prior: the physics expert's prior;
+    health: "gated" (default; the gated generic expert votes on every class) or "physics"
+    (health from the physics expert alone, the generic expert re-ranks fault types only);
     feature_names: column names (default: `envelope_features` names with as many columns as X).
     Columns named `share_*` go to the generic expert only (with the time statistics); the rest to
     the physics expert. Learned: `classes_`, `physics_`, `generic_` (None without band shares),
@@ -94,11 +123,13 @@ class DiagnosisExperts:
         max_iter: int = 3000,
         prior: str = "strict",
         feature_names: Sequence[str] | None = None,
+        health: str = "gated",
     ) -> None:
         self.C = C
         self.max_iter = max_iter
         self.prior = prior
         self.feature_names = feature_names
+        self.health = health
 
     def fit(
         self,
@@ -116,6 +147,8 @@ class DiagnosisExperts:
         """
         x = np.asarray(X, dtype=np.float64)
         labels = np.asarray(y).astype(str)
+        if self.health not in HEALTH:
+            raise ConfigError(f"health={self.health!r}: choose one of {', '.join(HEALTH)}")
         if x.ndim != 2:
             raise DataError(f"X shape {x.shape}: need [n, F] features")
         names = list(self.feature_names or _default_names(x.shape[1]))
@@ -135,19 +168,21 @@ class DiagnosisExperts:
         self.generic_cols_ = np.array(
             [names.index(n) for n in _GENERIC_TIME if n in names] + shares, dtype=np.int64
         )
-        faulty = labels != NORMAL
-        if shares and NORMAL in self.classes_ and np.unique(labels[faulty]).size >= 2:
-            g = x[faulty][:, self.generic_cols_]
+        gated = self.health == "gated"
+        rows = np.ones(labels.size, dtype=bool) if gated else labels != NORMAL
+        if shares and NORMAL in self.classes_ and np.unique(labels[labels != NORMAL]).size >= 2:
+            g = x[rows][:, self.generic_cols_]
             self.generic_ = EnvelopeDiagnoser(self.C, self.max_iter, prior="none").fit(
-                g, labels[faulty].tolist()
+                g, labels[rows].tolist()
             )
-            cond = np.zeros(g.shape[0]) if groups is None else np.asarray(groups)[faulty]
+            cond = np.zeros(labels.size) if groups is None else np.asarray(groups)
             if recordings is None:
-                clusters = np.char.add(labels[faulty], np.asarray(cond).astype(str))
+                clusters = np.char.add(labels, np.asarray(cond).astype(str))
             else:
-                clusters = np.asarray(recordings)[faulty]
+                clusters = np.asarray(recordings)
+            clusters, cond = clusters[rows], cond[rows]
             self.domain_whiten_, self.domain_means_ = _domain(g, clusters)
-            self.domain_limit_ = _domain_limit(g, clusters, cond)
+            self.domain_limit_ = _domain_limit(g, clusters, cond, labels[rows] if gated else None)
         return self
 
     def in_domain(self, X: ArrayLike) -> NDArray[np.bool_]:
@@ -172,9 +207,15 @@ class DiagnosisExperts:
         if self.generic_ is None:
             return p
         classes = self.classes_.tolist()
+        gate = self.in_domain(x).astype(np.float64)[:, None]
+        if self.health == "gated":
+            order = [self.generic_.classes_.tolist().index(c) for c in classes]
+            gen = self.generic_.predict_proba(x[:, self.generic_cols_])[:, order]
+            logp = np.log(p + 1e-30) + gate * np.log(gen + 1e-30)
+            e = np.exp(logp - logp.max(axis=1, keepdims=True))
+            return np.asarray(e / e.sum(axis=1, keepdims=True))
         normal = classes.index(NORMAL)
         faults = [classes.index(c) for c in self.generic_.classes_]
-        gate = self.in_domain(x).astype(np.float64)[:, None]
         logq = np.log(p[:, faults] + 1e-30) + gate * np.log(
             self.generic_.predict_proba(x[:, self.generic_cols_]) + 1e-30
         )
@@ -215,12 +256,15 @@ class DiagnosisExperts:
         classes = self.classes_.tolist()
         k = len(classes)
         normal = classes.index(NORMAL)
+        gated = self.health == "gated"
         faults = [classes.index(c) for c in self.generic_.classes_]
         wp, bp = self._affine(self.physics_, self.physics_cols_, k, list(range(k)))
         wg, bg = self._affine(self.generic_, self.generic_cols_, k, faults)
-        bg[normal] = 0.0
+        if not gated:
+            bg[normal] = 0.0
         mask = np.zeros(k)
-        mask[normal] = _MASK  # the fault-type softmax ignores the healthy class
+        if not gated:
+            mask[normal] = _MASK  # the fault-type softmax ignores the healthy class
         e_normal = np.zeros((k, 1))
         e_normal[normal] = 1.0
         onehot = e_normal.T
@@ -264,6 +308,13 @@ class DiagnosisExperts:
             mk("Cast", ["inside"], ["gate"], to=TensorProto.FLOAT),
             mk("Mul", ["gen_logp_all", "gate"], ["gen_logp"]),
             mk("Add", ["phys_logp", "gen_logp"], ["joint"]),
+        ]
+        if gated:  # one softmax over every class
+            nodes = [n for n in nodes if n.output[0] not in ("phys_p", "p_normal")]
+            nodes.append(mk("Softmax", ["joint"], [OUTPUT_NAME], axis=1))
+            keep = {"whiten", "ones_z", "means", "limit", "wp", "bp", "wg", "bg", "axis1"}
+            return self._model(nodes, [i for i in inits if i.name in keep], k)
+        nodes += [
             mk("Add", ["joint", "mask"], ["joint_faults"]),
             mk("Softmax", ["joint_faults"], ["q"], axis=1),
             mk("Sub", ["one", "p_normal"], ["p_faulty"]),

@@ -42,6 +42,7 @@ def feature_params(
         "exclusive": True,
         "layout": "family",
         "band_shares": 16,
+        "floor": True,
     }
 
 
@@ -101,9 +102,12 @@ def build_diagnosis_module(
         model=ModelInfo(
             family="logistic-regression"
             if isinstance(model, EnvelopeDiagnoser)
-            else "logistic-regression experts (physics: health; physics x generic: fault type)",
+            else "logistic-regression experts (physics x domain-gated generic; health: "
+            + model.health
+            + ")",
             hyperparameters={
                 "prior": model.prior,
+                **({"health": model.health} if isinstance(model, DiagnosisExperts) else {}),
                 "C": model.C,
                 "max_iter": model.max_iter,
                 "classes": list(model.classes_),

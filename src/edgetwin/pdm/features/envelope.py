@@ -50,6 +50,7 @@ FAMILIES: tuple[str, ...] = ("shaft", "bpfo", "bpfi", "bsf", "ftf", "ball_spin")
 SIDEBANDS: dict[str, str] = {"bpfi": "shaft", "bsf": "ftf"}  # carrier family -> modulating family
 BANDS: tuple[str, ...] = ("sk", "wide", "white")
 LAYOUTS: tuple[str, ...] = ("harmonic", "family")
+SK_BANDS: tuple[str, ...] = ("raw", "white")
 
 _EPS = 1e-12
 
@@ -136,8 +137,11 @@ def _peak_ratios(
     f_hz: NDArray[np.float64],
     tol: float,
     families: NDArray[np.int64] | None = None,
+    floor: bool = False,
 ) -> NDArray[np.float64]:
     """log10(peak of the SES within tol of each f_hz / median SES within +-30 % of it).
+
+    floor: a peak below its background counts as 0 (no line), not as negative evidence.
 
     Frequencies whose search or background window leaves the spectrum, or whose search bins all
     belong to a nearer target of another family (`families`, see `_search_bins`), give 0 (no
@@ -158,7 +162,7 @@ def _peak_ratios(
     idx = (j0[:, None] + grid[None, :] * (j1 - 1 - j0)[:, None]).astype(np.int64)
     background = np.median(ses[idx], axis=1)
     out[ok] = np.log10((peak + _EPS) / (background + _EPS))
-    return out
+    return np.maximum(out, 0.0) if floor else out
 
 
 def _targets(freqs: Mapping[str, float], harmonics: int) -> tuple[NDArray[np.float64], int]:
@@ -180,10 +184,11 @@ def _ses_features(
     tol: float,
     exclusive: bool = False,
     layout: str = "harmonic",
+    floor: bool = False,
 ) -> NDArray[np.float64]:
     targets, n_main = _targets(freqs, harmonics)
     families = _target_families(harmonics) if exclusive else None
-    ratios = _peak_ratios(ses, df, targets, tol, families)
+    ratios = _peak_ratios(ses, df, targets, tol, families, floor)
     sidebands = ratios[n_main:].reshape(-1, 2).mean(axis=1)  # mean of lower and upper
     per_harmonic = np.concatenate([ratios[:n_main], sidebands])
     if layout == "family":
@@ -237,6 +242,8 @@ def envelope_features(
     exclusive: bool = False,
     layout: str = "harmonic",
     band_shares: int = 0,
+    floor: bool = False,
+    sk_band: str = "raw",
 ) -> NDArray[np.float32]:
     """Feature matrix [batch, len(feature_names(harmonics))] of vibration windows.
 
@@ -249,8 +256,13 @@ def envelope_features(
     layout: "harmonic" (a column per harmonic) or "family" (harmonic mean per band and family);
     see the module docstring. band_shares: append that many log spectral band-energy shares
     (`band_share_features`; 0: none). Columns: `feature_names(harmonics, layout, band_shares)`.
+    floor: a line below its background is no evidence (log ratio 0) rather than negative evidence.
+    sk_band: "raw" picks and demodulates the most impulsive band of the spectrum; "white" does
+    both on the pre-whitened spectrum (Smith & Randall's best-performing CWRU combination).
     """
     _check_layout(layout)
+    if sk_band not in SK_BANDS:
+        raise ConfigError(f"sk_band={sk_band!r}: choose one of {', '.join(SK_BANDS)}")
     if isinstance(windows, Mapping):
         shaft_hz = windows.get("shaft_hz", shaft_hz)
         rate_hz = float(np.asarray(windows.get("rate_hz", rate_hz)).ravel()[0])
@@ -263,13 +275,14 @@ def envelope_features(
     geometry = BearingGeometry(int(n_balls), float(ball_d), float(pitch_d), float(contact_deg))
     df = rate_hz / n
     spectrum = sfft.rfft(x - x.mean(axis=-1, keepdims=True), axis=-1)
-    bands = candidate_bands(rate_hz, levels=levels, min_lo_hz=min_lo_hz)
-    sk = spectral_kurtosis(spectrum, n, rate_hz, bands)
-    best = np.argmax(sk, axis=-1)
-    wide = Band(min_lo_hz, 0.95 * rate_hz / 2.0)
     # Cepstral pre-whitening (unit magnitude, phase kept; Smith & Randall 2015): discrete tones and
     # the transfer path's resonances flatten out, and the impact train stands out in the wide band.
     white = spectrum / (np.abs(spectrum) + _EPS)
+    sk_spectrum = white if sk_band == "white" else spectrum
+    bands = candidate_bands(rate_hz, levels=levels, min_lo_hz=min_lo_hz)
+    sk = spectral_kurtosis(sk_spectrum, n, rate_hz, bands)
+    best = np.argmax(sk, axis=-1)
+    wide = Band(min_lo_hz, 0.95 * rate_hz / 2.0)
     n_shares = int(band_shares)
     feats = np.zeros((batch, len(feature_names(harmonics, layout, n_shares))), dtype=np.float64)
     for i in range(batch):
@@ -284,8 +297,9 @@ def envelope_features(
                 tol,
                 bool(exclusive),
                 layout,
+                bool(floor),
             )
-            for band, spec in ((bands[int(best[i])], spectrum), (wide, spectrum), (wide, white))
+            for band, spec in ((bands[int(best[i])], sk_spectrum), (wide, spectrum), (wide, white))
         ]
         flat = np.concatenate(row)
         feats[i, : flat.size] = flat
