@@ -216,3 +216,30 @@ def test_domain_is_near_a_known_recording_not_between_them():
     assert not model.in_domain(between).any()
     probs = _session(model).run(None, {"features": np.vstack([x, between]).astype(np.float32)})[0]
     np.testing.assert_allclose(probs, model.predict_proba(np.vstack([x, between])), atol=1e-4)
+
+
+def test_gated_health_keeps_the_normal_recording_normal_load_wise(shared_data):
+    """The load protocol's 2 hp fold on all CWRU files (default features): with health from the
+    physics model alone two windows of the normal recording's test block are called faulty; the
+    gated experts name all 12 and every fault window of the unseen load."""
+    from edgetwin.pdm.datasets.cwru import load_records
+    from edgetwin.pdm.diagnose.splits import make_folds
+    from edgetwin.pdm.diagnose.train import FeatureCache, gather
+
+    recs = load_records([shared_data("cwru")])
+    fold = make_folds(recs, "load", window=12000, hop=6000)[2]
+    assert fold.name == "test 2 hp"
+    cache = FeatureCache(recs, 12000, feature_params())
+    x_train, x_test = cache(fold.train), cache(fold.test)
+    y_train = [r.label for r in fold.train]
+    loads = [recs[r.record].meta.load_hp for r in fold.train]
+    files = [r.record for r in fold.train]
+    _, _, y = gather(recs, fold.test, 12000)
+    normal = y == "normal"
+    assert normal.sum() == 12
+    right = {}
+    for health in ("gated", "physics"):
+        model = DiagnosisExperts(health=health).fit(x_train, y_train, loads, files)
+        right[health] = model.predict(x_test) == y
+    assert right["gated"].all()
+    assert right["physics"][normal].sum() == 10
