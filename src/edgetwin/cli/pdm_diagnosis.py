@@ -34,9 +34,14 @@ def _load(data: list[Path], console: Console) -> list[Any]:
 
 
 PRIOR_HELP = (
-    "sign constraints of the physics classifier (it alone decides healthy vs faulty): 'strict' (defect-frequency energy counts only for its own "
+    "sign constraints of the physics classifier (it decides healthy vs faulty alone on machines "
+    "outside the generic expert's domain): 'strict' (defect-frequency energy counts only for its own "
     "fault; shaft modulation and impulsiveness never for health), 'evidence' (shaft and time "
     "statistics free: higher CWRU scores, but learns the CWRU rig's normal recording), 'none'"
+)
+HEALTH_HELP = (
+    "who decides healthy vs faulty: 'gated' (both experts; the generic one only on windows close "
+    "to a training recording) or 'physics' (the physics classifier alone, everywhere)"
 )
 
 
@@ -46,6 +51,7 @@ def _run_protocols(
     params: dict[str, Any],
     console: Console,
     prior: str = "strict",
+    health: str = "gated",
 ) -> dict[str, Any]:
     from rich.progress import Progress
 
@@ -69,7 +75,7 @@ def _run_protocols(
                 params,
                 lambda m, p: module_predictor(m, p, params),
                 progress=advance,
-                make_model=lambda: DiagnosisExperts(prior=prior),
+                make_model=lambda: DiagnosisExperts(prior=prior, health=health),
             )
         out[split] = res
     return out
@@ -82,6 +88,7 @@ def train_diagnosis(
         True, help="also run the load and bearing protocols and store their figures in the manifest"
     ),
     prior: str = typer.Option("strict", help=PRIOR_HELP),
+    health: str = typer.Option("gated", help=HEALTH_HELP),
 ) -> None:
     """Train the envelope diagnoser on every window of the given files and ship it as a module."""
     import numpy as np
@@ -111,7 +118,7 @@ def train_diagnosis(
             params,
             window,
             FeatureCache(records, window, params),
-            lambda: DiagnosisExperts(prior=prior),
+            lambda: DiagnosisExperts(prior=prior, health=health),
         )
     path = build_diagnosis_module(model, out, params, data_files=[r.meta.path for r in records])
     mod = EdgeModule.load(path, intra_op_threads=1)
@@ -135,7 +142,7 @@ def train_diagnosis(
     )
     if protocols:
         for split, res in _run_protocols(
-            records, ["load", "bearing"], params, console, prior
+            records, ["load", "bearing"], params, console, prior, health
         ).items():
             verification[f"cwru_{split}_split"] = {
                 "accuracy_mean_of_folds": res.accuracy,
@@ -193,6 +200,7 @@ def bench_diagnosis(
     split: str = typer.Option(..., "--split", help="bearing | load | random"),
     data: list[Path] = typer.Option(..., "--data", help="CWRU .mat files or folders (repeat)"),
     prior: str = typer.Option("strict", help=PRIOR_HELP),
+    health: str = typer.Option("gated", help=HEALTH_HELP),
 ) -> None:
     """Run one CWRU protocol end to end (train, export, score the module) and print figures."""
     from edgetwin.pdm.datasets.cwru import CLASSES
@@ -200,9 +208,9 @@ def bench_diagnosis(
 
     console = Console()
     records = _load(data, console)
-    res = _run_protocols(records, [split], feature_params(records[0].rate_hz), console, prior)[
-        split
-    ]
+    res = _run_protocols(
+        records, [split], feature_params(records[0].rate_hz), console, prior, health
+    )[split]
     table = Table(title=f"CWRU {split} split, exported module")
     for col in ("fold", "train windows", "test windows", "accuracy %", "train s"):
         table.add_column(col, justify="right")

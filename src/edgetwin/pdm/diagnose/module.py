@@ -97,7 +97,8 @@ def build_diagnosis_module(
             "log peak/median ratios at harmonics of shaft, BPFO, BPFI, BSF, FTF and sidebands",
             "a search bin shared by two families counts for the nearer target (exclusive)",
             "layout 'family': mean log ratio over harmonics per band and family",
-            "band_shares: log spectral band-energy shares (generic expert, fault type only)",
+            "band_shares: log spectral band-energy shares (the generic expert; its vote counts only "
+            "for windows within its domain gate)",
         ],
         model=ModelInfo(
             family="logistic-regression"
