@@ -40,9 +40,13 @@ class Inspection:
     decision: str
     anomaly_map: np.ndarray
     overlay_path: Path | None
+    observed: float | None = None
+    """Fraction of the map the decision rests on (the rest was clipped: glare, over-exposure);
+    a low value is an exposure alarm, not a verdict on the part. None for tiled inspection."""
 
     def payload(self, module: str) -> dict[str, Any]:
-        return {
+        extra = {} if self.observed is None else {"observed": self.observed}
+        return extra | {
             "score": self.score,
             "threshold": self.threshold,
             "decision": self.decision,
@@ -128,13 +132,17 @@ class Inspector:
             image = read_image(image)
         name = name or "image"
         ts = time.time_ns() if ts_ns is None else int(ts_ns)
+        observed = None
         if self.tile:
             amap, score = tiled_map(self.run_batch, image, self.size)
             shown = image
         else:
             shown = resize(image, self.size)
-            maps, scores = self.run_batch(shown.transpose(2, 0, 1)[None])
-            amap, score = maps[0], float(scores[0])
+            batch = np.ascontiguousarray(shown.transpose(2, 0, 1)[None], dtype=np.float32)
+            out = self.module.run({"image": batch})
+            amap, score = out["anomaly_map"][0], float(out["score"][0])
+            if "observed" in out:
+                observed = float(out["observed"][0])
         decision = "reject" if score > self.threshold else "pass"
         path = None
         if self.overlay_dir is not None:
@@ -143,7 +151,7 @@ class Inspector:
                 self.overlay_dir / f"{ts}_{stem}_{decision}.png", shown, amap, self.map_threshold
             )
         log.debug("inspected %s: score %.3f (%s)", name, score, decision)
-        return Inspection(ts, name, float(score), self.threshold, decision, amap, path)
+        return Inspection(ts, name, float(score), self.threshold, decision, amap, path, observed)
 
     def events(self, inspections: list[Inspection]) -> pa.Table:
         """The events rows of these inspections (kind "inspection", severity by decision)."""

@@ -18,6 +18,7 @@ import numpy as np
 
 from edgetwin.core.errors import DataError, ModuleError
 from edgetwin.vision.coreset import greedy_coreset
+from edgetwin.vision.exposure import DEFAULT_RADIUS_PX, observed_mask
 from edgetwin.vision.image import check_size, to_batch
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,15 @@ def position_statistics(
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def leave_one_out_scores(maps: np.ndarray, eps_fraction: float = 0.01) -> np.ndarray:
+def leave_one_out_scores(
+    maps: np.ndarray, eps_fraction: float = 0.01, keep: np.ndarray | None = None
+) -> np.ndarray:
     """Image scores of good images, each normalised with statistics of the *other* images.
 
     The threshold needs scores of good images the normalisation has not seen; with the same
     images in the statistics their scores would be too low and the false-reject rate too high.
+    `keep` (N x H x W, 1 observed / 0 clipped, see `exposure`) zeroes the normalised map where
+    the graph does.
     """
     m = np.asarray(maps, dtype=np.float64)
     n = len(m)
@@ -79,7 +84,8 @@ def leave_one_out_scores(maps: np.ndarray, eps_fraction: float = 0.01) -> np.nda
         mean = a / (n - 1)
         std = np.sqrt(np.maximum(b - a * mean, 0.0) / (n - 2))
         std = np.maximum(std, eps_fraction * float(std.mean()) + 1e-12)
-        out[i] = float(((m[i] - mean) / std).max())
+        z = (m[i] - mean) / std
+        out[i] = float((z * keep[i] if keep is not None else z).max())
     return out
 
 
@@ -141,19 +147,23 @@ def calibrate_scores(
     mahalanobis: np.ndarray | None,
     *,
     position_norm: bool,
+    keep: np.ndarray | None = None,
 ) -> Calibration:
     """Statistics of good calibration parts (raw maps N x H x W, Mahalanobis N or None).
 
     The combination rule: each score is standardised by the mean and std of its good
     calibration scores and the two are added (equal weights, nothing fitted on defects).
+    The position statistics come from the unmasked raw maps; the scores are taken on the map
+    the graph outputs, zeroed where `keep` (N x H x W, see `exposure`) is 0.
     """
     maps = np.asarray(raw_maps, dtype=np.float64)
     position = None
     if position_norm:
         position = position_statistics(maps)
-        map_scores = leave_one_out_scores(maps)
+        map_scores = leave_one_out_scores(maps, keep=keep)
     else:
-        map_scores = maps.reshape(len(maps), -1).max(axis=1)
+        shown = maps * keep if keep is not None else maps
+        map_scores = shown.reshape(len(maps), -1).max(axis=1)
     if mahalanobis is None:
         return Calibration(position, None, map_scores, map_scores)
     parts = np.stack([map_scores, np.asarray(mahalanobis, dtype=np.float64)], axis=1)
@@ -189,6 +199,8 @@ class PatchCore:
     search_dim: None, or the number of dims of a random Gaussian projection (fixed by `seed`)
         applied to patch features and bank inside the graph before the nearest-neighbour search;
         it divides the search cost by feature_dim / search_dim.
+    observed_px: None, or the dilation (px) of the clipped-pixel mask under which the map is
+        zeroed (`exposure`): saturated glare or over-exposure is not called a defect.
     seed: seeds the coreset start point, the projection, the pool and the augmentation.
     """
 
@@ -206,6 +218,7 @@ class PatchCore:
         photometric: bool = True,
         image_gaussian: bool = False,
         search_dim: int | None = None,
+        observed_px: int | None = DEFAULT_RADIUS_PX,
         seed: int = 0,
     ) -> None:
         self.image_size = image_size
@@ -220,6 +233,7 @@ class PatchCore:
         self.photometric = photometric
         self.image_gaussian = image_gaussian
         self.search_dim = search_dim
+        self.observed_px = observed_px
         self.seed = seed
 
     # -- training ---------------------------------------------------------------------------
@@ -317,7 +331,7 @@ class PatchCore:
         )
         return self
 
-    def _build_model(self, extractor: Any, cal: Calibration | None) -> Any:
+    def _build_model(self, extractor: Any, cal: Calibration | None, *, mask: bool = True) -> Any:
         import torch
 
         from edgetwin.vision.torch_model import PatchCoreModel
@@ -339,6 +353,7 @@ class PatchCore:
             image_gaussian=t(self.gaussian_),
             score_norm=t(cal.score_norm if cal is not None else None),
             search_projection=proj,
+            observed_px=self.observed_px if mask else None,
         ).eval()
 
     def calibrate(self, good_images: Sequence[np.ndarray]) -> np.ndarray:
@@ -354,12 +369,17 @@ class PatchCore:
         from edgetwin.vision.export import run_onnx_parts
 
         self._check_fitted()
-        self.model_ = self._build_model(self.model_.features, None)
-        maps, _, parts = run_onnx_parts(
-            self.to_onnx(), to_batch(list(good_images), self.image_size)
-        )
+        # Raw maps without the clipped-pixel mask (the statistics see every pixel); the scores
+        # for the threshold are taken on the masked map, as the graph computes it.
+        self.model_ = self._build_model(self.model_.features, None, mask=False)
+        batch = to_batch(list(good_images), self.image_size)
+        maps, _, parts = run_onnx_parts(self.to_onnx(), batch)
+        keep = observed_mask(batch, self.observed_px) if self.observed_px is not None else None
         cal = calibrate_scores(
-            maps, parts[:, 1] if self.image_gaussian else None, position_norm=self.position_norm
+            maps,
+            parts[:, 1] if self.image_gaussian else None,
+            position_norm=self.position_norm,
+            keep=keep,
         )
         self.calibration_ = cal
         if cal.position is not None:
@@ -383,7 +403,7 @@ class PatchCore:
                 x = torch.from_numpy(
                     to_batch(list(images[start : start + self.batch_size]), self.image_size)
                 )
-                m, s, _, _ = self.model_(x)
+                m, s = self.model_(x)[:2]
                 maps.append(m.numpy())
                 scores.append(s.numpy())
         return np.concatenate(maps), np.concatenate(scores)
@@ -409,6 +429,7 @@ class PatchCore:
             "score": {0: "batch"},
             "score_parts": {0: "batch"},
             "pooled": {0: "batch"},
+            "observed": {0: "batch"},
         }
         if dynamic_size:
             axes["image"].update({2: "height", 3: "width"})
@@ -420,7 +441,7 @@ class PatchCore:
             (dummy,),
             buf,  # type: ignore[arg-type]
             input_names=["image"],
-            output_names=["anomaly_map", "score", "score_parts", "pooled"],
+            output_names=["anomaly_map", "score", "score_parts", "pooled", "observed"],
             dynamic_axes=axes,
             opset_version=opset,
             dynamo=False,
@@ -443,6 +464,7 @@ class PatchCore:
             "projection_dim": self.projection_dim,
             "pool_size": self.pool_size,
             "search_dim": self.search_dim,
+            "observed_px": self.observed_px,
             "position_norm": self.position_norm,
             "photometric": list(ref) if ref else None,
             "image_gaussian": {"levels": list(POOLED_LEVELS), "covariance": "Ledoit-Wolf per level"}

@@ -20,7 +20,9 @@ look unlike the interior; on Magnetic Tile 97% of good test images had their hig
 Input: float32 images N x 3 x H x W in [0, 1] (H, W multiples of 32); ImageNet normalisation is in
 the graph. Outputs: `anomaly_map` N x H x W (L2 feature distance to the nearest good patch,
 bilinearly upsampled and Gaussian-smoothed; with position statistics, (map - mean) / std per
-pixel, learned from held-out good maps) and `score` N (max of the map).
+pixel, learned from held-out good maps) and `score` N (max of the map). With `observed_px`, the map
+is 0 wherever the input was clipped at 0 or full scale (dilated by that many px; see `exposure`),
+and `observed` N gives the fraction of the map the decision rests on.
 """
 
 from __future__ import annotations
@@ -197,8 +199,12 @@ class PatchCoreModel(nn.Module):
         image_gaussian: tuple[torch.Tensor, torch.Tensor] | None = None,
         score_norm: tuple[torch.Tensor, torch.Tensor] | None = None,
         search_projection: torch.Tensor | None = None,
+        observed_px: int | None = None,
     ) -> None:
         super().__init__()
+        # Clipped input pixels carry no information about the part (see `exposure`): the map
+        # is zeroed under them, dilated by `observed_px` (None: no masking).
+        self.observed_px = observed_px
         # Position-wise normalisation of the map (mean and std per pixel of good maps, H x W at
         # the training size): the map becomes "how unusual is this distance *at this position*".
         self.position_norm = position_norm is not None
@@ -255,9 +261,19 @@ class PatchCoreModel(nn.Module):
         """N x 3 x H x W -> N x h x w nearest-neighbour distances (feature units) on the patch grid."""
         return self.nearest(self.features(image))
 
+    def observed(self, image: torch.Tensor) -> torch.Tensor:
+        """N x 1 x H x W: 1 where the input was observed, 0 near clipped pixels (`exposure`)."""
+        from edgetwin.vision.exposure import HIGH, LOW
+
+        clipped = ((image <= LOW) | (image >= HIGH)).float().amax(dim=1, keepdim=True)
+        r = int(self.observed_px or 0)
+        if r > 0:
+            clipped = F.max_pool2d(clipped, 2 * r + 1, stride=1, padding=r)
+        return 1.0 - clipped
+
     def forward(
         self, image: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         f, pooled = self.features.forward_all(image)
         if self.image_gaussian:
             # Squared Mahalanobis distance of the pooled features; computed before the search so
@@ -276,6 +292,12 @@ class PatchCoreModel(nn.Module):
             mean = F.interpolate(self.pos_mean, size=size, mode="bilinear", align_corners=False)
             std = F.interpolate(self.pos_std, size=size, mode="bilinear", align_corners=False)
             up = (up - mean) / std
+        if self.observed_px is not None:
+            keep = self.observed(image)
+            up = up * keep
+            observed = keep.mean(dim=(1, 2, 3))
+        else:
+            observed = torch.ones_like(up[:, 0, 0, 0])
         anomaly_map = up.squeeze(1)
         map_score = anomaly_map.flatten(1).max(dim=1).values
         if not self.image_gaussian:
@@ -285,4 +307,4 @@ class PatchCoreModel(nn.Module):
             score = ((parts - self.score_loc) / self.score_scale).sum(dim=1)
         else:
             score = map_score
-        return anomaly_map, score, parts, pooled
+        return anomaly_map, score, parts, pooled, observed

@@ -22,6 +22,7 @@ from edgetwin.vision.export import (
     run_onnx,
     run_onnx_parts,
 )
+from edgetwin.vision.exposure import DEFAULT_RADIUS_PX, observed_mask
 from edgetwin.vision.image import check_size, resize, to_batch
 from edgetwin.vision.patchcore import (
     POOLED_LEVELS,
@@ -91,9 +92,14 @@ def _int8_calibration(
         return onnx_int8, Calibration(None, None, scores, parts[:, 0]), (maps, scores)
     raw = maps.astype(np.float64)
     if cal.position is not None:
+        # Where the clipped-pixel mask zeroed the map, this gives back the fp32 mean.
         raw = raw * cal.position[1] + cal.position[0]
+    keep = observed_mask(calib, det.observed_px) if det.observed_px is not None else None
     cal8 = calibrate_scores(
-        raw, parts[:, 1] if cal.score_norm is not None else None, position_norm=det.position_norm
+        raw,
+        parts[:, 1] if cal.score_norm is not None else None,
+        position_norm=det.position_norm,
+        keep=keep,
     )
     values: dict[str, np.ndarray] = {}
     if cal8.position is not None:
@@ -126,12 +132,14 @@ def train_inspection(
     image_gaussian: bool = False,
     search_dim: int | None = None,
     int8_search: bool = True,
+    observed_px: int | None = DEFAULT_RADIUS_PX,
 ) -> TrainResult:
     """Fit on `data.train`, threshold on `data.calibration`, write a signed module to `out_path`.
 
     With `defect_images` (the few known defective parts a user has, never the test set), each
     threshold is refined by `refine_threshold` within `max_false_reject_rate`; otherwise it is
-    the good-only quantile for `false_reject_rate`.
+    the good-only quantile for `false_reject_rate`. `observed_px` (None: off) zeroes the map
+    near clipped input pixels (`edgetwin.vision.exposure`).
     """
     from edgetwin.edge import DatasetRef, Manifest, ModelInfo, build_module
 
@@ -152,6 +160,7 @@ def train_inspection(
         photometric=photometric,
         image_gaussian=image_gaussian,
         search_dim=search_dim,
+        observed_px=observed_px,
     ).fit(train_imgs, progress)
     # Statistics of good calibration maps and scores, per precision (INT8 shifts the distances);
     # the scores for the threshold are leave-one-out where the images fed the statistics.
@@ -221,7 +230,9 @@ def train_inspection(
         task="vision-anomaly",
         description="PatchCore-family inspection: EfficientNet-Lite0 patch features (blocks 4 and 10) "
         "of the photometrically standardised image, L2 distance to the nearest of a greedy "
-        "coreset of good patches, upsampled, Gaussian-smoothed and position-normalised map; "
+        "coreset of good patches, upsampled, Gaussian-smoothed and position-normalised map"
+        + (", zeroed near clipped (saturated) input pixels" if observed_px is not None else "")
+        + "; "
         "score = max of the map"
         + (
             " plus the Mahalanobis distance of pooled block features (both standardised on "
@@ -258,6 +269,12 @@ def train_inspection(
                 "dtype": "float32",
                 "unit": "border-cropped global averages of backbone blocks "
                 f"{list(POOLED_LEVELS) if image_gaussian else []} (image-level features)",
+            },
+            "observed": {
+                "shape": ["batch"],
+                "dtype": "float32",
+                "unit": "fraction of the map the decision rests on (the rest lies within "
+                f"{observed_px} px of input pixels clipped at 0 or full scale; 1 when unmasked)",
             },
         },
         preprocess={
