@@ -13,9 +13,12 @@ torch = pytest.importorskip("torch")
 from edgetwin.pdm.rul.net import GroupedRulEnsemble, RulCnn, RulEnsemble, grouped_onnx  # noqa: E402
 
 
-def _members(activation: str, n: int = 3) -> list[RulCnn]:
+def _members(activation: str, n: int = 3, head_activation: str | None = None) -> list[RulCnn]:
     torch.manual_seed(0)
-    members = [RulCnn(6, channels=8, dropout=0.5, activation=activation) for _ in range(n)]
+    members = [
+        RulCnn(6, channels=8, dropout=0.5, activation=activation, head_activation=head_activation)
+        for _ in range(n)
+    ]
     for m in members:  # non-trivial biases, so a mis-ordered bias copy shows
         with torch.no_grad():
             for p in m.parameters():
@@ -23,13 +26,14 @@ def _members(activation: str, n: int = 3) -> list[RulCnn]:
     return [m.eval() for m in members]
 
 
+@pytest.mark.parametrize("channels_last_head", [False, True])
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
-def test_grouped_ensemble_equals_member_mean(activation: str) -> None:
+def test_grouped_ensemble_equals_member_mean(activation: str, channels_last_head: bool) -> None:
     members = _members(activation)
     x = torch.randn(16, 40, 6)
     with torch.no_grad():
         ref = RulEnsemble(members).eval()(x)
-        got = GroupedRulEnsemble(members).eval()(x)
+        got = GroupedRulEnsemble(members, channels_last_head=channels_last_head).eval()(x)
         one = members[1](x)
     assert got.shape == (16, 1)
     np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=1e-3)
@@ -37,33 +41,53 @@ def test_grouped_ensemble_equals_member_mean(activation: str) -> None:
     assert float((ref - one).abs().max()) > 0.01
 
 
-def test_grouped_relu_int8_graph_runs_int8_ops(tmp_path: Path) -> None:
-    ort = pytest.importorskip("onnxruntime")
+def _int8_twin(members: list[RulCnn], x: np.ndarray) -> tuple[bytes, bytes]:
     from edgetwin.edge.quantize import calibration_batches, quantize_static
 
-    members = _members("relu")
     fp32 = grouped_onnx(members, window=40, n_features=6)
+    q = quantize_static(
+        grouped_onnx(members, window=40, n_features=6, channels_last_head=True),
+        calibration_batches(x, "windows", batch_size=32),
+        float_outputs=True,
+        first_conv_channel_multiple=16,
+    )
+    return fp32, q
+
+
+def test_grouped_relu_int8_graph_runs_int8_ops(tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    import onnx
+
+    members = _members("relu", head_activation="gelu")  # the estimator's default network
     x = np.random.default_rng(0).normal(size=(128, 40, 6)).astype(np.float32)
-    q = quantize_static(fp32, calibration_batches(x, "windows", batch_size=32))
+    fp32, q = _int8_twin(members, x)
+    # the fp32 graph: one op per layer, GELU as one op (opset 20), no reshape, no output scaling
+    fp_ops = [n.op_type for n in onnx.load(io.BytesIO(fp32)).graph.node]
+    assert "Reshape" not in fp_ops and "Shape" not in fp_ops and "Mul" not in fp_ops
+    assert fp_ops.count("Conv") == 4 and fp_ops.count("Gemm") == 1
     opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL  # as the runtime
     opts.optimized_model_filepath = str(tmp_path / "optimized.onnx")
     sess = ort.InferenceSession(q, opts, providers=["CPUExecutionProvider"])
     out = sess.run(["rul"], {"windows": x[:8]})[0]
     ref = ort.InferenceSession(fp32, providers=["CPUExecutionProvider"]).run(
         ["rul"], {"windows": x[:8]}
     )[0]
+    assert out.shape == (8, 1)
     assert np.abs(out - ref).max() < 0.05 * np.abs(ref).max() + 0.5
-    import onnx
 
-    # the graph as quantised (3 trunk + 2 head convolutions): every convolution and activation has int8 QDQ on its input, so
-    # onnxruntime turns Conv+Relu into QLinearConv; no float Conv survives optimisation
-    path = io.BytesIO(q)
-    ops = [n.op_type for n in onnx.load(path).graph.node]
-    assert ops.count("Conv") == 5 and "Relu" not in ops  # Relu folded into the QDQ ranges
+    # the graph as quantised (3 trunk convolutions, the head convolution and the head Gemm):
+    # every one has int8 QDQ on its input, so onnxruntime turns Conv+Relu into QLinearConv
+    ops = [n.op_type for n in onnx.load(io.BytesIO(q)).graph.node]
+    assert ops.count("Conv") == 4 and ops.count("Gemm") == 1 and "Relu" not in ops
     assert "ReduceMean" not in ops and "ReduceMax" not in ops  # pooling ops with int8 kernels
-    # and after onnxruntime's fusions the convolutions, pooling and head all run in int8
+    # and after onnxruntime's fusions the convolutions, pooling and head all run in int8; the
+    # only float ops are the head's GELU between a DequantizeLinear and a QuantizeLinear, and
+    # the last Gemm writes the output in float (no output rounding)
     fused = [n.op_type for n in onnx.load(str(tmp_path / "optimized.onnx")).graph.node]
-    assert fused.count("QLinearConv") == 5 and "Conv" not in fused and "FusedConv" not in fused
-    assert "QLinearAveragePool" in fused and "Gemm" not in fused
-    assert fused.count("DequantizeLinear") == 1  # only the output leaves int8
+    assert fused.count("QLinearConv") == 4 and "Conv" not in fused and "FusedConv" not in fused
+    assert fused.count("QGemm") == 1 and "Gemm" not in fused
+    assert "QLinearGlobalAveragePool" in fused and "Gelu" in fused
+    assert fused.count("DequantizeLinear") == 1  # into the GELU, nowhere else
+    assert fused.count("QuantizeLinear") == 2  # the input and the GELU's output
+    assert fused.index("Pad") == fused.index("QuantizeLinear") + 1  # channel padding, in uint8

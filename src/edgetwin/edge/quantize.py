@@ -56,6 +56,8 @@ def quantize_static(
     per_channel: bool = False,
     method: str = "minmax",
     activation_type: str = "uint8",
+    float_outputs: bool = False,
+    first_conv_channel_multiple: int = 0,
 ) -> bytes:
     """Return a static INT8 QDQ model calibrated on `calibration` feeds.
 
@@ -63,6 +65,13 @@ def quantize_static(
     samples is usually enough). `method` is `minmax`, `entropy` or `percentile`;
     `activation_type` is `uint8` (onnxruntime's default U8S8, fastest on x86) or `int8`.
     Weights are always signed INT8.
+
+    Two exact graph passes, off by default (see `float_graph_outputs` and
+    `pad_first_conv_channels`): ``float_outputs`` leaves the graph outputs in float instead of
+    rounding them to the 8-bit grid of the last activation (one op fewer, and no output
+    rounding: a regression output spanning 0-125 would otherwise be rounded to 0.5);
+    ``first_conv_channel_multiple`` pads the first convolution's input channels to that
+    multiple so onnxruntime can run it with its symmetric int8 kernel.
     """
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -119,4 +128,104 @@ def quantize_static(
         if reader.inner.count == 0:
             raise ModuleError("calibration: no batches were given; pass real input arrays")
         log.info("quantized with %d calibration batches", reader.inner.count)
-        return dst.read_bytes()
+        out = dst.read_bytes()
+    if float_outputs:
+        out = float_graph_outputs(out)
+    if first_conv_channel_multiple:
+        out = pad_first_conv_channels(out, first_conv_channel_multiple)
+    return out
+
+
+def float_graph_outputs(qdq_bytes: bytes) -> bytes:
+    """Drop the QuantizeLinear -> DequantizeLinear pair in front of each graph output.
+
+    The producer then writes the output in float (onnxruntime fuses DequantizeLinear -> Gemm
+    into a QGemm with float output): the same computation without the final rounding to the
+    uint8 grid. Outputs not produced by such a pair are left alone.
+    """
+    import onnx
+
+    model = onnx.load_from_string(qdq_bytes)
+    g = model.graph
+    producer = {o: n for n in g.node for o in n.output}
+    for out in g.output:
+        dq = producer.get(out.name)
+        if dq is None or dq.op_type != "DequantizeLinear":
+            continue
+        q = producer.get(dq.input[0])
+        if q is None or q.op_type != "QuantizeLinear":
+            continue
+        src = q.input[0]
+        if any(src in n.input for n in g.node if n is not q) or src not in producer:
+            continue  # the float tensor feeds other nodes too, or is a graph input
+        node = producer[src]
+        node.output[list(node.output).index(src)] = out.name
+        g.node.remove(q)
+        g.node.remove(dq)
+    return model.SerializeToString()
+
+
+def pad_first_conv_channels(qdq_bytes: bytes, multiple: int) -> bytes:
+    """Pad the first convolution's input channels to a multiple of `multiple`, exactly.
+
+    onnxruntime's symmetric int8 convolution kernel (AVX2/AVX-512 VNNI) needs the input
+    channels of a non-grouped convolution to be a multiple of its packing width (4 here), else
+    the convolution falls back to im2col + GEMM; a sensor window often has an odd count (14 RUL
+    features). The pass inserts a `Pad` on the quantised input with the activation zero point
+    (which dequantises to 0.0) and appends weight channels equal to the weight zero point
+    (0.0 too), so every output is unchanged. Only a `Conv` whose input is
+    QuantizeLinear -> DequantizeLinear with per-tensor parameters is padded.
+    """
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    if multiple < 1:
+        raise ModuleError(f"first_conv_channel_multiple={multiple}; use a positive channel count")
+    model = onnx.load_from_string(qdq_bytes)
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    conv = next((n for n in g.node if n.op_type == "Conv"), None)
+    if conv is None or any(a.name == "group" and a.i != 1 for a in conv.attribute):
+        return qdq_bytes
+    dq_x, dq_w = producer.get(conv.input[0]), producer.get(conv.input[1])
+    if (
+        dq_x is None
+        or dq_w is None
+        or dq_x.op_type != "DequantizeLinear"
+        or dq_w.op_type != "DequantizeLinear"
+        or dq_w.input[0] not in inits
+        or len(dq_x.input) < 3
+        or dq_x.input[2] not in inits
+    ):
+        return qdq_bytes
+    w_init = inits[dq_w.input[0]]
+    w = numpy_helper.to_array(w_init)
+    w_zp = numpy_helper.to_array(inits[dq_w.input[2]]) if len(dq_w.input) > 2 else np.zeros(())
+    x_zp = numpy_helper.to_array(inits[dq_x.input[2]])
+    extra = (-w.shape[1]) % multiple
+    if extra == 0 or w_zp.size != 1 or x_zp.size != 1:
+        return qdq_bytes
+    if any(dq_x.output[0] in n.input for n in g.node if n is not conv):
+        return qdq_bytes  # the dequantised input feeds other nodes: leave the graph as it is
+    fill = np.full((w.shape[0], extra, *w.shape[2:]), w_zp.reshape(()), dtype=w.dtype)
+    w_init.CopyFrom(numpy_helper.from_array(np.concatenate([w, fill], axis=1), w_init.name))
+    rank = w.ndim
+    pads = np.zeros(2 * rank, dtype=np.int64)
+    pads[rank + 1] = extra  # append channels (axis 1) at the end
+    name = conv.name or "conv"
+    g.initializer.append(numpy_helper.from_array(pads, f"{name}_channel_pads"))
+    g.initializer.append(numpy_helper.from_array(x_zp.reshape(()), f"{name}_channel_pad_value"))
+    padded = f"{dq_x.input[0]}_channel_padded"
+    pad = helper.make_node(
+        "Pad",
+        [dq_x.input[0], f"{name}_channel_pads", f"{name}_channel_pad_value"],
+        [padded],
+        mode="constant",
+        name=f"{name}_channel_pad",
+    )
+    dq_x.input[0] = padded
+    g.node.insert(list(g.node).index(dq_x), pad)
+    onnx.checker.check_model(model)
+    return model.SerializeToString()

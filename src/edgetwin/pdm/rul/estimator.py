@@ -297,12 +297,21 @@ class CnnRulRegressor:
         """RUL (cycles) at the last cycle of each raw history [cycles, 24]."""
         return self.predict_windows(preprocess_histories(histories, **self.preprocess_params()))
 
-    def to_onnx(self) -> bytes:
-        """The ensemble as one grouped ONNX graph: ``windows`` [batch, window, features] -> ``rul`` [batch, 1]."""
+    def to_onnx(self, *, channels_last_head: bool = False) -> bytes:
+        """The ensemble as one grouped ONNX graph: ``windows`` [batch, window, features] -> ``rul`` [batch, 1].
+
+        ``channels_last_head=True`` gives the layout the INT8 twin is quantised from (the same
+        function; see `GroupedRulEnsemble`).
+        """
         from edgetwin.pdm.rul.net import grouped_onnx
 
         members = list(self.ensemble_.members)
-        return grouped_onnx(members, self.window, self.n_features_)  # type: ignore[arg-type]
+        return grouped_onnx(
+            members,  # type: ignore[arg-type]
+            self.window,
+            self.n_features_,
+            channels_last_head=channels_last_head,
+        )
 
 
 def _predict(model: Any, x: np.ndarray, batch: int = 4096) -> np.ndarray:

@@ -84,16 +84,24 @@ class RulEnsemble(nn.Module):
 
 
 class GroupedRulEnsemble(nn.Module):
-    """The members' mean as one network: grouped convolutions, block-diagonal head.
+    """The members' mean as one network: grouped convolutions, grouped head, folded scale.
 
     Exactly the same function as `RulEnsemble` of the same `RulCnn` members (checked at export
     to 0.05 cycles). Layer by layer: the input convolution stacks the members' filters
-    (``M*C`` outputs), the residual convolutions use ``groups = M``, the pooled features feed
-    the first head layer as a grouped 1x1 convolution (one member's 64 units per group), and
-    the last head layer averages the members by carrying ``1/M`` of each member's weights.
+    (``M*C`` outputs), the residual convolutions use ``groups = M``. The pooled features
+    (last, mean, max of each channel) sit side by side as a length-3 axis, so the head's first
+    layer is a grouped convolution of kernel 3 over them (no reshape); the last layer is one
+    linear layer over all members' hidden units whose weights carry ``cap / M`` of each
+    member's weights, which averages the members and scales to cycles in one op.
+
+    ``channels_last_head=True`` transposes the head's hidden layer to [batch, 1, M*hid] before
+    flattening it (the same values: that axis has length 1). onnxruntime runs int8 convolutions
+    channels-last, and this transpose cancels the one it would otherwise insert after the head
+    convolution, so the INT8 twin is exported this way; the fp32 graph is exported without it
+    (for fp32 it would be one more op).
     """
 
-    def __init__(self, members: Sequence[RulCnn]):
+    def __init__(self, members: Sequence[RulCnn], channels_last_head: bool = False):
         super().__init__()
         ms: list[Any] = list(members)  # torch's Module typing can't see submodule types
         m0 = ms[0]
@@ -103,6 +111,7 @@ class GroupedRulEnsemble(nn.Module):
         hid = m0.head[0].out_features
         self.cap_cycles = m0.cap_cycles
         self.n_members = n_m
+        self.channels_last_head = channels_last_head
         self.inp = nn.Conv1d(f, n_m * c, kernel_size=5, padding=2)
         self.blocks = nn.ModuleList(
             [
@@ -111,10 +120,10 @@ class GroupedRulEnsemble(nn.Module):
             ]
         )
         self.act = _activation(m0.activation)
-        # the head as 1x1 convolutions: fc1 grouped per member, fc2 averaging the members
-        self.fc1 = nn.Conv1d(3 * n_m * c, n_m * hid, kernel_size=1, groups=n_m)
+        # the head: fc1 a grouped convolution of kernel 3 over (last, mean, max), fc2 linear
+        self.fc1 = nn.Conv1d(n_m * c, n_m * hid, kernel_size=3, groups=n_m)
         self.act2 = _activation(m0.head_activation)
-        self.fc2 = nn.Conv1d(n_m * hid, 1, kernel_size=1)
+        self.fc2 = nn.Linear(n_m * hid, 1)
         with torch.no_grad():
             self.inp.weight.copy_(torch.cat([m.inp.weight for m in ms], dim=0))
             self.inp.bias.copy_(torch.cat([m.inp.bias for m in ms]))  # type: ignore[union-attr]
@@ -122,41 +131,53 @@ class GroupedRulEnsemble(nn.Module):
             for i, blk in enumerate(blocks):
                 blk.weight.copy_(torch.cat([m.blocks[i].weight for m in ms], dim=0))
                 blk.bias.copy_(torch.cat([m.blocks[i].bias for m in ms]))
-            # member weights [hid, 3c] read (last, mean, max) x channel; the pooled tensor here
-            # is laid out member x channel x (last, mean, max)
-            w1 = [m.head[0].weight.view(hid, 3, c).transpose(1, 2).reshape(hid, 3 * c) for m in ms]
-            self.fc1.weight.copy_(torch.cat(w1, dim=0).unsqueeze(2))
+            # member weights [hid, 3c] read (last, mean, max) x channel; the kernel here is
+            # [hid, channel, (last, mean, max)]
+            w1 = [m.head[0].weight.view(hid, 3, c).transpose(1, 2) for m in ms]
+            self.fc1.weight.copy_(torch.cat(w1, dim=0))
             self.fc1.bias.copy_(torch.cat([m.head[0].bias for m in ms]))  # type: ignore[union-attr]
-            w2 = torch.cat([m.head[3].weight for m in ms], dim=1) / n_m
-            self.fc2.weight.copy_(w2.unsqueeze(2))
-            self.fc2.bias.copy_(torch.stack([m.head[3].bias for m in ms]).mean(dim=0))  # type: ignore[union-attr]
+            scale = self.cap_cycles / n_m
+            self.fc2.weight.copy_(torch.cat([m.head[3].weight for m in ms], dim=1) * scale)
+            self.fc2.bias.copy_(torch.stack([m.head[3].bias for m in ms]).sum(dim=0) * scale)  # type: ignore[union-attr]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.act(self.inp(x.transpose(1, 2)))
         for conv in self.blocks:
             h = h + self.act(conv(h))
-        # pooling ops with int8 kernels (AveragePool, MaxPool, Slice), so the INT8 twin stays in
-        # int8 up to the head; same values as last / mean / max over the window
+        # pooling ops with int8 kernels (Slice, GlobalAveragePool, MaxPool), so the INT8 twin
+        # stays in int8 up to the head; same values as last / mean / max over the window
         t = int(h.shape[2])
-        pooled = torch.cat([h[:, :, t - 1 :], F.avg_pool1d(h, t), F.max_pool1d(h, t)], dim=2)
-        pooled = pooled.reshape(pooled.shape[0], -1, 1)  # [batch, members*channels*3, 1]
-        return self.fc2(self.act2(self.fc1(pooled))).flatten(1) * self.cap_cycles
+        pooled = torch.cat(
+            [h[:, :, t - 1 :], F.adaptive_avg_pool1d(h, 1), F.max_pool1d(h, t)], dim=2
+        )
+        z = self.fc1(pooled)  # [batch, members*hid, 1]
+        if self.channels_last_head:
+            z = z.transpose(1, 2)
+        return self.fc2(self.act2(z.flatten(1)))
 
 
-def grouped_onnx(members: Sequence[RulCnn], window: int, n_features: int) -> bytes:
+#: ONNX opset of the exported graph: 20 has ``Gelu`` as one op (17 spells it as five), which
+#: the INT8 twin runs as one float op between its int8 convolutions.
+OPSET = 20
+
+
+def grouped_onnx(
+    members: Sequence[RulCnn], window: int, n_features: int, *, channels_last_head: bool = False
+) -> bytes:
     """The members as one grouped ONNX graph: ``windows`` [batch, window, features] -> ``rul``
-    [batch, 1], opset 17, batch axis dynamic (the graph the module ships and quantizes)."""
+    [batch, 1], opset `OPSET`, batch axis dynamic (the graph the module ships; the INT8 twin
+    is quantised from the same graph exported with ``channels_last_head=True``)."""
     import io
 
     buf = io.BytesIO()
     torch.onnx.export(
-        GroupedRulEnsemble(members).eval(),
+        GroupedRulEnsemble(members, channels_last_head=channels_last_head).eval(),
         (torch.zeros(1, window, n_features),),
         buf,  # type: ignore[arg-type]
         input_names=["windows"],
         output_names=["rul"],
         dynamic_axes={"windows": {0: "batch"}, "rul": {0: "batch"}},
-        opset_version=17,
+        opset_version=OPSET,
         dynamo=False,
     )
     return buf.getvalue()
