@@ -17,6 +17,7 @@ perturbations (edgetwin.edge.robustness plus a gamma curve) and the effect of th
     python bench/vision.py --accuracy-only        # accuracy table only (~12 min; --no-augment-variant ~8)
     python bench/vision.py --no-position-norm     # raw anomaly map: the figures before the normalisation
     python bench/vision.py --image-gaussian       # the image Gaussian option added to the score
+    python bench/vision.py --observed-px -1       # no clipped-pixel mask (the figures before it)
     python bench/vision.py --accuracy-only --no-photometric --bank-size 2048 --fp32-search
                                                   # the previous default (ablations: any subset)
 
@@ -169,6 +170,12 @@ def main() -> int:
         help="add the Mahalanobis distance of pooled features to the map max (an option)",
     )
     ap.add_argument(
+        "--observed-px",
+        type=int,
+        default=8,
+        help="dilation (px) of the clipped-pixel mask of the map; -1: no mask (the previous default)",
+    )
+    ap.add_argument(
         "--no-augment-variant",
         action="store_true",
         help="skip the lighting-augmented bank (one module instead of two)",
@@ -215,6 +222,7 @@ def main() -> int:
         "image_gaussian": args.image_gaussian,
         "search_dim": args.search_dim,
         "int8_search": not args.fp32_search,
+        "observed_px": args.observed_px if args.observed_px >= 0 else None,
     }
 
     # -- accuracy ------------------------------------------------------------------------------
@@ -254,6 +262,7 @@ def main() -> int:
             image_gaussian=args.image_gaussian,
             search_dim=args.search_dim or None,
             int8_search=not args.fp32_search,
+            observed_px=args.observed_px if args.observed_px >= 0 else None,
         )
         fit_s = time.perf_counter() - t0
         modules[variant] = res.path
@@ -348,7 +357,7 @@ def main() -> int:
         console.print(f"[bold]{variant}[/] (INT8 module, {n} test images, image AUROC):")
         console.print(t.rich())
     eff = Table(title=f"Lighting robustness: AUROC drop at severity {MODERATE} ('moderate'), INT8")
-    for col in ("perturbation", "value", "good parts", "+ lighting variants", "target drop"):
+    for col in ("perturbation", "value", *modules, "target drop"):
         eff.add_column(col, justify="right")
     for name in LIGHTING:
         row = []

@@ -50,16 +50,38 @@ def test_observed_mask_rule() -> None:
     )
 
 
+def test_clipped_plateau_is_found_after_a_contrast_change() -> None:
+    rng = np.random.default_rng(0)
+    import cv2
+
+    # A smooth surface (coarse random relief, bilinear-upsampled): one peak, one valley.
+    relief = cv2.resize(rng.uniform(0.2, 0.9, size=(8, 8)).astype(np.float32), (64, 64))
+    x = relief[None, None].repeat(3, axis=1)
+    # An unclipped image with continuous values reaches its extreme at one pixel: nothing masked.
+    assert observed_mask(x, radius_px=0).min() == 1.0
+    bright = np.clip(x + 0.2, 0.0, 1.0)  # clips the brightest few % of the pixels at 1.0
+    flat = (bright - 0.5) * 0.6 + 0.5  # then 40 % less contrast: the plateau sits at 0.8
+    assert flat.max() < HIGH
+    clipped = observed_mask(bright, radius_px=0)
+    assert 0.01 < 1.0 - clipped.mean() < 0.2
+    # The same pixels are found (plus the few within half a uint8 step of the plateau's level,
+    # since 40 % less contrast brings them closer), on the bright and on the dark side.
+    for found in (observed_mask(flat, radius_px=0), observed_mask(1.0 - flat, radius_px=0)):
+        assert np.all(found[clipped == 0] == 0) and np.mean(found != clipped) < 0.002
+
+
 def test_graph_masks_saturated_glare_and_reports_it(detectors, station: InspectionStation) -> None:
     masked, plain = detectors
     good = station.part(400).image
     glare = good.copy()
     glare[30:46, 70:90] = 1.0  # a saturated reflection on a good part
     crack = station.defective("crack", 3).image
-    batch = to_batch([good, glare, crack])
+    flat = (glare - 0.5) * 0.6 + 0.5  # the glare part under flatter light: plateau below 1.0
+    batch = to_batch([good, glare, crack, flat])
     m_maps, m_scores, _, _, m_obs = run_onnx_parts(masked.to_onnx(), batch, names=OUT)
     p_maps, p_scores, _, _, p_obs = run_onnx_parts(plain.to_onnx(), batch, names=OUT)
     keep = observed_mask(batch, 8)
+    np.testing.assert_array_equal(keep[3], keep[1])
     # The graph applies the same rule as the numpy mask: zero map under it, observed fraction.
     assert np.all(m_maps[1][keep[1] == 0] == 0)
     np.testing.assert_allclose(m_obs, keep.mean(axis=(1, 2)), atol=1e-6)
@@ -70,6 +92,8 @@ def test_graph_masks_saturated_glare_and_reports_it(detectors, station: Inspecti
     assert p_scores[1] > p_scores[0] + 1.0
     assert m_scores[1] < m_scores[0] + 0.5 * (p_scores[1] - p_scores[0])
     np.testing.assert_allclose(m_scores[[0, 2]], p_scores[[0, 2]], rtol=1e-5)
+    assert np.all(m_maps[3][keep[3] == 0] == 0) and m_obs[3] == pytest.approx(m_obs[1])
+    assert m_scores[3] < p_scores[3]
 
 
 def test_brightening_that_saturates_is_tolerated(detectors, station: InspectionStation) -> None:

@@ -10,7 +10,12 @@ statistics are not the cause, the lost texture is). Glare spots on good parts (a
 Magnetic Tile images carry a few saturated pixels) are the same thing at everyday lighting.
 
 The rule, applied in the exported graph and here (numpy, for calibration): a pixel is
-unobserved when any channel is within half a uint8 step of 0 or 1; the mask is dilated by
+unobserved when any channel is within half a uint8 step of 0 or 1, or when it belongs to a
+*plateau* at the image's own extreme: at least `PLATEAU_PX` pixels within half a uint8 step of the
+image's maximum (or minimum). A region the sensor clipped stays such a plateau after any later
+gain, offset, contrast or gamma change (identical values stay identical), while it no longer sits
+at 1.0; an unclipped, resampled image reaches its extreme at a handful of pixels (at most 6 on
+every unsaturated Magnetic Tile training part). The mask is dilated by
 `radius_px` (default 8 px: one cell of the stride-8 patch grid, the patch a clipped pixel lies
 in) and the anomaly map is set to 0 ("no evidence": the good parts' mean after the position-wise
 normalisation, or zero distance on the raw map) under it. The decision therefore rests on
@@ -26,6 +31,8 @@ LOW = 0.5 / 255.0
 """Gray level (in [0, 1]) at or below which a pixel counts as clipped at zero."""
 HIGH = 254.5 / 255.0
 """Gray level (in [0, 1]) at or above which a pixel counts as saturated."""
+PLATEAU_PX = 16
+"""Pixels at the image's extreme (within half a uint8 step) that make a clipped plateau."""
 DEFAULT_RADIUS_PX = 8
 """Dilation of the clipped-pixel mask, px at the model input: one stride-8 patch cell."""
 
@@ -33,13 +40,21 @@ DEFAULT_RADIUS_PX = 8
 def observed_mask(batch: np.ndarray, radius_px: int = DEFAULT_RADIUS_PX) -> np.ndarray:
     """N x 3 x H x W images in [0, 1] -> N x H x W float32, 1 where observed, 0 where masked.
 
-    Same rule as the graph (`torch_model.PatchCoreModel`): any channel <= LOW or >= HIGH, then a
-    square max filter of side 2 * radius_px + 1.
+    Same rule as the graph (`torch_model.PatchCoreModel.observed`): any channel <= LOW or
+    >= HIGH, or a plateau of >= PLATEAU_PX pixels at the image's extreme, then a square max
+    filter of side 2 * radius_px + 1.
     """
     import cv2
 
     x = np.asarray(batch, dtype=np.float32)
-    clipped: np.ndarray = np.asarray(((x <= LOW) | (x >= HIGH)).any(axis=1), dtype=np.uint8)
+    step = 0.5 / 255.0
+    hi, lo = x.max(axis=1), x.min(axis=1)  # N x H x W: brightest / darkest channel
+    at_hi = hi >= hi.max(axis=(1, 2), keepdims=True) - step
+    at_lo = lo <= lo.min(axis=(1, 2), keepdims=True) + step
+    plateau = (at_hi & (at_hi.sum(axis=(1, 2), keepdims=True) >= PLATEAU_PX)) | (
+        at_lo & (at_lo.sum(axis=(1, 2), keepdims=True) >= PLATEAU_PX)
+    )
+    clipped: np.ndarray = np.asarray((hi >= HIGH) | (lo <= LOW) | plateau, dtype=np.uint8)
     if radius_px > 0:
         k = np.ones((2 * radius_px + 1, 2 * radius_px + 1), np.uint8)
         clipped = np.stack([cv2.dilate(c, k) for c in list(clipped)])

@@ -263,9 +263,20 @@ class PatchCoreModel(nn.Module):
 
     def observed(self, image: torch.Tensor) -> torch.Tensor:
         """N x 1 x H x W: 1 where the input was observed, 0 near clipped pixels (`exposure`)."""
-        from edgetwin.vision.exposure import HIGH, LOW
+        from edgetwin.vision.exposure import HIGH, LOW, PLATEAU_PX
 
-        clipped = ((image <= LOW) | (image >= HIGH)).float().amax(dim=1, keepdim=True)
+        step = 0.5 / 255.0
+        hi = image.amax(dim=1, keepdim=True)  # brightest / darkest channel, N x 1 x H x W
+        lo = image.amin(dim=1, keepdim=True)
+        at_hi = (hi >= hi.amax(dim=(2, 3), keepdim=True) - step).float()
+        at_lo = (lo <= lo.amin(dim=(2, 3), keepdim=True) + step).float()
+        # A plateau at the image's extreme is clipped too, whatever gray level it sits at.
+        plateau_hi = at_hi * (at_hi.sum(dim=(2, 3), keepdim=True) >= PLATEAU_PX).float()
+        plateau_lo = at_lo * (at_lo.sum(dim=(2, 3), keepdim=True) >= PLATEAU_PX).float()
+        clipped = torch.maximum(
+            torch.maximum((hi >= HIGH).float(), (lo <= LOW).float()),
+            torch.maximum(plateau_hi, plateau_lo),
+        )
         r = int(self.observed_px or 0)
         if r > 0:
             clipped = F.max_pool2d(clipped, 2 * r + 1, stride=1, padding=r)
