@@ -9,6 +9,8 @@ against the raw truth; compare like with like.
 
     python bench/pdm_cmapss.py                      # FD001 and FD002, seeds 0 1 2, 2 threads
     python bench/pdm_cmapss.py --subsets FD001 --seeds 0 --keep artifacts/rul_fd001.zip
+    python bench/pdm_cmapss.py --speed artifacts/rul_fd001.zip --speed-threads 1 --rounds 11
+                                                     # INT8 vs fp32 of built modules, no training
 
 Skips (exit 0, with the reason) when the data set is absent.
 """
@@ -67,33 +69,39 @@ def _latency(
 
 
 def int8_speed(
-    module_path: Path,
+    module_paths: Path | list[Path],
     histories: list[np.ndarray],
     threads: tuple[int, ...] = (1, 2),
-    batch: int = 64,
+    batches: tuple[int, ...] = (1, 32),
     rounds: int = 9,
 ) -> list[dict]:
-    """fp32 vs INT8 latency of the module's ONNX graph, measured interleaved in the same run.
+    """fp32 vs INT8 latency of the modules' ONNX graphs, measured interleaved in the same run.
 
-    For each thread count, both precisions are loaded side by side and timed in alternating
-    rounds (fp32 round, int8 round, ...), so machine load hits both alike; each figure is the
-    median over rounds of the per-round median. Batch 1 = one engine's window (what the runtime
-    runs per asset and cycle); batch N = N windows of different test engines in one call.
+    For each thread count, both precisions of every module are loaded side by side and timed
+    in alternating rounds (fp32 round, int8 round, next module, ...; the order reverses every
+    round), so machine load hits all alike; each figure is the median over rounds of the
+    per-round median. Batch 1 = one engine's window (what the runtime runs per asset and
+    cycle; 50 engines x 10 calls per round); batch N = N windows of different test engines in
+    one call. ``speedup`` is the median over rounds of the per-round fp32/int8 ratio.
     """
     from edgetwin.edge import EdgeModule
 
+    paths = [module_paths] if isinstance(module_paths, Path) else list(module_paths)
     rows = []
     for th in threads:
         mods = {
-            p: EdgeModule.load(module_path, precision=p, intra_op_threads=th)
+            (str(path), p): EdgeModule.load(path, precision=p, intra_op_threads=th)
+            for path in paths
             for p in ("fp32", "int8")
         }
-        feeds_1 = [mods["fp32"].preprocess(h) for h in histories[:50]]
-        big = mods["fp32"].preprocess(histories[:batch])
-        for name, feeds, reps in (("1", feeds_1, 1), (str(len(big["windows"])), [big], 20)):
-            per: dict[str, list[float]] = {"fp32": [], "int8": []}
-            for _ in range(rounds):
-                for prec, mod in mods.items():
+        first = next(iter(mods.values()))
+        feeds_1 = [first.preprocess(h) for h in histories[:50]]
+        for b in batches:
+            feeds, reps = (feeds_1, 10) if b == 1 else ([first.preprocess(histories[:b])], 20)
+            per: dict[tuple[str, str], list[float]] = {k: [] for k in mods}
+            for r in range(rounds):
+                for key in list(mods) if r % 2 == 0 else list(reversed(mods)):
+                    mod = mods[key]
                     for f in feeds[:3]:
                         mod.run(f)  # warm caches for this precision
                     lat = []
@@ -102,12 +110,34 @@ def int8_speed(
                             t0 = time.perf_counter()
                             mod.run(f)
                             lat.append(time.perf_counter() - t0)
-                    per[prec].append(float(np.median(lat)) * 1e6)
-            f32, i8 = float(np.median(per["fp32"])), float(np.median(per["int8"]))
-            rows.append(
-                {"threads": th, "batch": name, "fp32_us": f32, "int8_us": i8, "speedup": f32 / i8}
-            )
+                    per[key].append(float(np.median(lat)) * 1e6)
+            for path in paths:
+                f32, i8 = per[(str(path), "fp32")], per[(str(path), "int8")]
+                rows.append(
+                    {
+                        "module": str(path),
+                        "threads": th,
+                        "batch": str(len(feeds[0]["windows"])),
+                        "fp32_us": float(np.median(f32)),
+                        "int8_us": float(np.median(i8)),
+                        "speedup": float(np.median([a / c for a, c in zip(f32, i8, strict=True)])),
+                    }
+                )
     return rows
+
+
+def speed_report(rows: list[dict]) -> None:
+    """The INT8 vs fp32 table of `int8_speed` rows, one line per module, threads and batch."""
+    print(
+        f"{'module':<40}{'threads':>8}{'batch':>7}{'fp32 us':>11}{'int8 us':>11}"
+        f"{'speed-up':>10}{'target':>9}"
+    )
+    for r in rows:
+        ok = "met" if r["speedup"] >= 2.5 else "not met"
+        print(
+            f"{r['module'][-40:]:<40}{r['threads']:>8}{r['batch']:>7}{r['fp32_us']:>11.1f}"
+            f"{r['int8_us']:>11.1f}{r['speedup']:>9.2f}x{ok:>9}"
+        )
 
 
 def run_one(
@@ -225,7 +255,7 @@ def report(rows: list[dict], seeds: list[int], threads: int) -> None:
         )
         print(
             "INT8 vs fp32, ONNX graph only, interleaved in the same run (median over seeds of "
-            "medians over rounds):"
+            "medians over rounds; speed-up = median of per-round ratios):"
         )
         print(
             f"{'threads':>8}{'batch':>7}{'fp32 us':>11}{'int8 us':>11}{'speed-up':>10}{'target':>8}"
@@ -252,9 +282,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--keep", type=Path, help="also write the first module trained here to this path"
     )
+    ap.add_argument(
+        "--speed",
+        type=Path,
+        nargs="+",
+        metavar="MODULE",
+        help="only time INT8 vs fp32 of these built modules (interleaved, on the first test "
+        "subset's engines) and print the table; no training",
+    )
+    ap.add_argument("--rounds", type=int, default=9, help="interleaved rounds of the speed table")
+    ap.add_argument(
+        "--speed-threads", type=int, nargs="+", default=[1, 2], help="thread counts timed"
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     root = _data_root(args.data)
+    if args.speed:
+        from edgetwin.pdm.datasets.cmapss import load_runs
+
+        subset = args.subsets[0]
+        if not (root / f"test_{subset}.txt").is_file():
+            print(f"SKIP: C-MAPSS test_{subset}.txt not found in {root}")
+            return 0
+        histories = load_runs(root / f"test_{subset}.txt").histories()
+        print(
+            f"INT8 vs fp32, ONNX graph only ({subset} test engines), interleaved, median of "
+            f"{args.rounds} rounds; load average {os.getloadavg()[0]:.1f}"
+        )
+        speed_report(
+            int8_speed(args.speed, histories, tuple(args.speed_threads), rounds=args.rounds)
+        )
+        return 0
     missing = [s for s in args.subsets if not (root / f"train_{s}.txt").is_file()]
     if missing:
         print(f"SKIP: C-MAPSS {missing} not found in {root} (pass --data or set EDGETWIN_DATA)")
