@@ -59,3 +59,30 @@ def test_fd001_one_regime(shared_data) -> None:
     norm = RegimeNormalizer().fit(runs.features)
     assert norm.n_regimes_ == 1
     assert (norm.sensor_columns_ + 1).tolist() == KEPT_CMAPSS
+
+
+def test_regime_onehot_columns_follow_each_cycles_regime() -> None:
+    from edgetwin.pdm.rul.windows import preprocess_histories
+
+    rows, labels = _synthetic(3, rows=600)
+    norm = RegimeNormalizer().fit(rows)
+    params = {**norm.to_params(), "window": 8, "n_raw_sensors": 4}
+    plain = preprocess_histories(rows[:20], **params)
+    x = preprocess_histories(rows[:20], **params, regime_onehot=True)
+    assert plain.shape == (1, 8, 3) and x.shape == (1, 8, 6)
+    np.testing.assert_array_equal(x[0, :, :3], plain[0])  # sensors unchanged
+    onehot = x[0, :, 3:]
+    assert (onehot.sum(axis=1) == 1).all()
+    # the detected regime numbering is KMeans's own: the one-hot columns must induce the same
+    # partition of the cycles as the true labels
+    found = onehot.argmax(axis=1)
+    true = labels[12:20]
+    assert all((found == found[i]).tolist() == (true == true[i]).tolist() for i in range(8))
+    # a single regime adds nothing
+    one = np.column_stack([np.zeros((50, 3)), np.random.default_rng(0).normal(size=(50, 4))])
+    n1 = RegimeNormalizer().fit(one)
+    p1 = {**n1.to_params(), "window": 8, "n_raw_sensors": 4}
+    assert (
+        preprocess_histories(one, **p1, regime_onehot=True).shape
+        == preprocess_histories(one, **p1).shape
+    )

@@ -29,6 +29,7 @@ from edgetwin.pdm.rul.conformal import MondrianIntervals
 from edgetwin.pdm.rul.regimes import RegimeNormalizer
 from edgetwin.pdm.rul.windows import (
     add_age,
+    add_regime_onehot,
     all_windows,
     cap_rul,
     causal_baselines,
@@ -59,6 +60,8 @@ class CnnRulRegressor:
     age_scale: when set, the model also reads the asset's age (cycle number / age_scale).
     baseline_cycles: when set, the model also reads each sensor minus its mean over the asset's
         first ``baseline_cycles`` cycles (change since start; histories must start at cycle 1).
+    regime_onehot: when true, the model also reads each cycle's operating regime as one-hot
+        columns (nothing is added when a single regime is detected).
     noise_std: std of Gaussian noise added to training windows (standardised units).
     coverage: target coverage of the conformal intervals.
     time_budget_s: total training time allowed; members share it, and a member that runs out
@@ -86,6 +89,7 @@ class CnnRulRegressor:
         noise_std: float = 0.3,
         age_scale: float | None = None,
         baseline_cycles: int | None = None,
+        regime_onehot: bool = False,
         coverage: float = 0.9,
         time_budget_s: float = 540.0,
         n_threads: int = 2,
@@ -108,6 +112,7 @@ class CnnRulRegressor:
         self.noise_std = noise_std
         self.age_scale = age_scale
         self.baseline_cycles = baseline_cycles
+        self.regime_onehot = regime_onehot
         self.coverage = coverage
         self.time_budget_s = time_budget_s
         self.n_threads = n_threads
@@ -139,6 +144,8 @@ class CnnRulRegressor:
         base = causal_baselines(norm, self.baseline_cycles) if self.baseline_cycles else None
         if self.age_scale:
             norm = add_age(norm, cycles, self.age_scale)
+        if self.regime_onehot:
+            norm = add_regime_onehot(norm, rows, self.normalizer_.to_params())
         win = all_windows(norm, self.window)
         if base is not None:
             win = np.concatenate([win, win[:, :, :n_sens] - base[:, None, :]], axis=2)
@@ -285,6 +292,7 @@ class CnnRulRegressor:
             **self.normalizer_.to_params(),
             "age_scale": self.age_scale,
             "baseline_cycles": self.baseline_cycles,
+            "regime_onehot": bool(self.regime_onehot),
             "window": int(self.window),
             "n_raw_sensors": N_SENSORS,
         }

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgetwin.core.errors import DataError
-from edgetwin.pdm.rul.regimes import normalize_rows
+from edgetwin.pdm.rul.regimes import normalize_rows, regime_labels
 
 DEFAULT_CAP_CYCLES = 125.0
 
@@ -90,6 +90,8 @@ def preprocess_histories(x: np.ndarray | Sequence[np.ndarray], **params: Any) ->
         n_sens = norm.shape[1]
         if age_scale:
             norm = add_age(norm, cycles[-window:], float(age_scale))
+        if params.get("regime_onehot"):
+            norm = add_regime_onehot(norm, h[-window:], params)
         win = last_window(norm, window)
         if b:
             base = normalize_rows(h[: int(b)], params).mean(axis=0)
@@ -114,3 +116,16 @@ def add_age(norm: np.ndarray, cycles: np.ndarray, age_scale: float) -> np.ndarra
     return np.column_stack(
         [norm, (np.asarray(cycles, dtype=np.float64) / age_scale).astype(np.float32)]
     )
+
+
+def add_regime_onehot(norm: np.ndarray, rows: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    """Append the operating regime of each cycle as one-hot columns (none for a single regime).
+
+    Per-regime standardisation removes the operating point from the sensors; these columns
+    give it back as a separate input, so the model can tell in which regime each cycle ran.
+    """
+    n_regimes = len(params["centroids"])
+    if n_regimes < 2:
+        return norm
+    onehot = np.eye(n_regimes, dtype=np.float32)[regime_labels(np.asarray(rows), params)]
+    return np.concatenate([norm, onehot], axis=1)
