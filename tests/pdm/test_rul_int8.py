@@ -80,3 +80,6 @@ def test_float_outputs_drop_only_the_output_rounding(quantised) -> None:
     assert np.abs(a - np.clip(b, lo, hi)).max() <= 0.5 * step + 1e-4
     assert np.abs(a - b).max() > 0  # and the rounding was really there
     assert float_graph_outputs(fl) == fl  # nothing left to drop
+    graph = onnx.load(io.BytesIO(fl)).graph
+    used = {name for n in graph.node for name in n.input}
+    assert [i.name for i in graph.initializer if i.name not in used] == []  # no dead scale/zp

@@ -148,6 +148,7 @@ def float_graph_outputs(qdq_bytes: bytes) -> bytes:
     model = onnx.load_from_string(qdq_bytes)
     g = model.graph
     producer = {o: n for n in g.node for o in n.output}
+    dropped: set[str] = set()
     for out in g.output:
         dq = producer.get(out.name)
         if dq is None or dq.op_type != "DequantizeLinear":
@@ -162,6 +163,10 @@ def float_graph_outputs(qdq_bytes: bytes) -> bytes:
         node.output[list(node.output).index(src)] = out.name
         g.node.remove(q)
         g.node.remove(dq)
+        dropped.update(list(q.input[1:]) + list(dq.input[1:]))
+    used = {name for n in g.node for name in n.input} | {i.name for i in g.input}
+    for init in [i for i in g.initializer if i.name in dropped and i.name not in used]:
+        g.initializer.remove(init)  # the pair's scale and zero point (onnxruntime warns on load)
     return model.SerializeToString()
 
 
