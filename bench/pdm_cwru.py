@@ -344,74 +344,33 @@ def main() -> None:
     print(f"CWRU: {len(records)} files from {', '.join(map(str, args.data))}")
     kept: dict[str, list[list[str]]] = {s: [] for s in SPLITS}
     ours = {s: run_split(records, s, params, _recording_predictor(params, kept[s])) for s in SPLITS}
+
+    def every_split(feats: dict[str, Any], predictor: Any, make_model: Any, **kw: Any) -> Any:
+        return {
+            s: run_split(records, s, feats, predictor, make_model=make_model, **kw) for s in SPLITS
+        }
+
+    def through_module(feats: dict[str, Any]) -> Any:
+        return lambda m, p: module_predictor(m, p, feats)
+
     # the previous default: health from the physics model alone, lines without the floor
     old = {**params, "floor": False}
-    before = {
-        s: run_split(
-            records,
-            s,
-            old,
-            lambda m, p: module_predictor(m, p, old),
-            make_model=partial(DiagnosisExperts, health="physics"),
-        )
-        for s in SPLITS
-    }
-    evidence = {
-        s: run_split(
-            records,
-            s,
-            params,
-            lambda m, p: module_predictor(m, p, params),
-            make_model=partial(DiagnosisExperts, prior="evidence"),
-        )
-        for s in SPLITS
-    }
-    # the previous default: the physics model alone (no band-share columns)
+    before = every_split(old, through_module(old), partial(DiagnosisExperts, health="physics"))
+    evidence = every_split(
+        params, through_module(params), partial(DiagnosisExperts, prior="evidence")
+    )
+    # the physics model alone (no band-share columns)
     physics = {**params, "band_shares": 0}
-    physics_only = {
-        s: run_split(
-            records,
-            s,
-            physics,
-            lambda m, p: module_predictor(m, p, physics),
-            make_model=EnvelopeDiagnoser,
-        )
-        for s in SPLITS
-    }
+    physics_only = every_split(physics, through_module(physics), EnvelopeDiagnoser)
     rate = {"rate_hz": params["rate_hz"]}
     plain = partial(EnvelopeDiagnoser, prior="none")
-    unconstrained = {
-        s: run_split(
-            records,
-            s,
-            physics,
-            _numpy_predictor(envelope_features, physics),
-            make_model=plain,
-        )
-        for s in SPLITS
-    }
-    base = {
-        s: run_split(
-            records,
-            s,
-            rate,
-            _numpy_predictor(generic_features, rate),
-            features=generic_features,
-            make_model=plain,
-        )
-        for s in SPLITS
-    }
-    hybrid = {
-        s: run_split(
-            records,
-            s,
-            params,
-            _numpy_predictor(hybrid_features, params),
-            features=hybrid_features,
-            make_model=plain,
-        )
-        for s in SPLITS
-    }
+    unconstrained = every_split(physics, _numpy_predictor(envelope_features, physics), plain)
+    base = every_split(
+        rate, _numpy_predictor(generic_features, rate), plain, features=generic_features
+    )
+    hybrid = every_split(
+        params, _numpy_predictor(hybrid_features, params), plain, features=hybrid_features
+    )
     accuracy_table(
         ours,
         {
