@@ -132,7 +132,7 @@ def main() -> int:
     )
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--size", type=int, default=224)
-    ap.add_argument("--bank-size", type=int, default=4096)
+    ap.add_argument("--bank-size", type=int, default=8192)
     ap.add_argument(
         "--search-dim", type=int, default=0, help="random projection for the search (0: none)"
     )

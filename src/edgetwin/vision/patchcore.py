@@ -208,7 +208,7 @@ class PatchCore:
         self,
         image_size: tuple[int, int] = (224, 224),
         layers: tuple[int, ...] = (4, 10),
-        bank_size: int = 4096,
+        bank_size: int = 8192,
         sigma_px: float = 4.0,
         augment: str | None = None,
         projection_dim: int = 128,

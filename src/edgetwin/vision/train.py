@@ -116,7 +116,7 @@ def train_inspection(
     out_path: str | Path,
     *,
     image_size: tuple[int, int] = (224, 224),
-    bank_size: int = 4096,
+    bank_size: int = 8192,
     augment: str | None = None,
     false_reject_rate: float = 0.01,
     int8: bool = True,
