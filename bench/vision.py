@@ -17,9 +17,10 @@ perturbations (edgetwin.edge.robustness plus a gamma curve) and the effect of th
     python bench/vision.py --accuracy-only        # accuracy table only (~12 min; --no-augment-variant ~8)
     python bench/vision.py --no-position-norm     # raw anomaly map: the figures before the normalisation
     python bench/vision.py --image-gaussian       # the image Gaussian option added to the score
-    python bench/vision.py --observed-px -1       # no clipped-pixel mask (the figures before it)
-    python bench/vision.py --accuracy-only --no-photometric --bank-size 2048 --fp32-search
-                                                  # the previous default (ablations: any subset)
+    python bench/vision.py --robust-n 200 --no-augment-variant   # the default (mask, bank 8192)
+    python bench/vision.py --bank-size 4096 --observed-px -1      # the previous default (no mask)
+    python bench/vision.py --accuracy-only --no-photometric --bank-size 2048 --fp32-search \
+        --observed-px -1                          # the default two rounds back (ablations: any subset)
 
 Skips (exit 0, with the reason) when the data set is absent.
 """
