@@ -111,3 +111,27 @@ def test_brightening_that_saturates_is_tolerated(detectors, station: InspectionS
     # rejects); with it none does, since what remains observed is the part's own texture.
     assert np.median(bright_p - clean_p) > 5.0 and bright_p.max() > 3 * clean_p.max()
     assert bright_m.max() <= clean_m.max() * 1.01
+
+
+def test_inspector_rejects_a_part_it_could_not_see(tmp_path, station: InspectionStation) -> None:
+    import json
+
+    from edgetwin.vision.datasets import load_mvtec
+    from edgetwin.vision.inspect import Inspector
+    from edgetwin.vision.synthetic import write_mvtec_layout
+    from edgetwin.vision.train import train_inspection
+
+    cat = write_mvtec_layout(station, tmp_path / "st", n_train=30, n_test_good=1, n_test_defect=1)
+    res = train_inspection(
+        load_mvtec(cat), tmp_path / "m.zip", image_size=SIZE, bank_size=256, int8=False
+    )
+    assert res.detector.hyperparameters()["observed_px"] == 8
+    insp = Inspector(res.path)
+    good = insp.inspect(station.part(700).image, name="good")
+    assert good.decision == "pass" and good.observed == 1.0
+    # A saturated frame (flash, lamp fault): nothing observed, the map is all zero, so the score
+    # alone would pass it; the inspector rejects it and says why in the payload.
+    white = insp.inspect(np.ones((*SIZE, 3), np.float32), name="white")
+    assert white.observed == 0.0 and white.score <= white.threshold and white.decision == "reject"
+    payload = json.loads(insp.events([white]).column("payload")[0].as_py())
+    assert payload["observed"] == 0.0 and payload["decision"] == "reject"

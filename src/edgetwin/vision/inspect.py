@@ -74,7 +74,10 @@ class Inspector:
 
     `source` is the twin's asset path of the inspection station (e.g. `site/line1/inspect1`);
     overlays go to `overlay_dir` (None: no overlays). `tile=True` inspects large parts at native
-    resolution in model-sized tiles instead of shrinking them.
+    resolution in model-sized tiles instead of shrinking them. `min_observed`: a part whose
+    module reports that less than this fraction of the map was observed (the rest clipped:
+    over-exposure, a blank or saturated frame) is rejected, since nothing vouches for it; the
+    score alone would call it good, because clipped regions carry no evidence either way.
     """
 
     def __init__(
@@ -87,9 +90,11 @@ class Inspector:
         threshold: float | None = None,
         tile: bool = False,
         intra_op_threads: int | None = None,
+        min_observed: float = 0.5,
     ) -> None:
         from edgetwin.edge import EdgeModule
 
+        self.min_observed = float(min_observed)
         self.module = EdgeModule.load(
             module_path, precision=precision, intra_op_threads=intra_op_threads
         )
@@ -143,7 +148,8 @@ class Inspector:
             amap, score = out["anomaly_map"][0], float(out["score"][0])
             if "observed" in out:
                 observed = float(out["observed"][0])
-        decision = "reject" if score > self.threshold else "pass"
+        unseen = observed is not None and observed < self.min_observed
+        decision = "reject" if score > self.threshold or unseen else "pass"
         path = None
         if self.overlay_dir is not None:
             stem = Path(name).stem
