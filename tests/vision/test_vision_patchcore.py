@@ -156,6 +156,8 @@ def test_module_cli_train_eval_inspect(tmp_path: Path, station: InspectionStatio
             "--bank-size",
             "256",
             "--no-int8",
+            "--observed-px",
+            "-1",
             "--defects",
             str(cat / "test/crack/000.png"),
             "--defects",
@@ -165,6 +167,8 @@ def test_module_cli_train_eval_inspect(tmp_path: Path, station: InspectionStatio
     assert res.exit_code == 0, res.output
     rman = EdgeModule.load(refined).manifest
     assert "refined with 2 defect images" in rman.verification["calibration"]["threshold_rule"]
+    assert "clipped" not in rman.description  # --observed-px -1: no clipped-pixel mask
+    assert "clipped" in EdgeModule.load(module).manifest.description  # the default masks
     mod = EdgeModule.load(module, precision="int8")
     assert mod.manifest.task == "vision-anomaly"
     par = mod.manifest.verification["parity"]

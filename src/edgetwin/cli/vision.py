@@ -24,7 +24,9 @@ def train(
     image_size: int = typer.Option(
         224, help="side in px the parts are resized to (multiple of 32)"
     ),
-    bank_size: int = typer.Option(4096, help="memory-bank patches kept by the greedy coreset"),
+    bank_size: int = typer.Option(
+        8192, help="memory-bank patches kept by the greedy coreset (4096 halves the search time)"
+    ),
     frr: float = typer.Option(
         0.01, help="target false-reject rate on good parts for the threshold"
     ),
@@ -32,7 +34,8 @@ def train(
         False, help="add mild lighting variants of good parts to the bank"
     ),
     int8: bool = typer.Option(
-        True, help="also ship an INT8 twin (backbone quantized, search fp32)"
+        True,
+        help="also ship an INT8 twin (backbone and search MatMul quantized; see --int8-search)",
     ),
     name: str = typer.Option("inspection", help="module name"),
     defects: list[Path] | None = typer.Option(
@@ -57,6 +60,11 @@ def train(
     ),
     search_dim: int = typer.Option(
         0, help="random projection of patch features for the search (0: none, full 152 dims)"
+    ),
+    observed_px: int = typer.Option(
+        8,
+        help="zero the map within this many px of clipped (saturated or black) input pixels, so "
+        "glare and over-exposure are not called defects; -1 turns the mask off",
     ),
 ) -> None:
     """Build a memory bank from good parts only and ship it as a signed edge module."""
@@ -88,6 +96,7 @@ def train(
             image_gaussian=image_gaussian,
             search_dim=search_dim or None,
             int8_search=int8_search,
+            observed_px=None if observed_px < 0 else observed_px,
             progress=lambda done, total: bar.update(task, completed=done),
         )
     det = res.detector
