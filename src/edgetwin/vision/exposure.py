@@ -9,7 +9,8 @@ each image's *clean* statistics applied to the brightened image: AUROC fell just
 statistics are not the cause, the lost texture is). Glare spots on good parts (a third of the
 Magnetic Tile images carry a few saturated pixels) are the same thing at everyday lighting.
 
-The rule, applied in the exported graph and here (numpy, for calibration): a pixel is
+The rule (one implementation, `torch_model.observed_keep`: the exported graph runs it, and
+`observed_mask` runs it on numpy batches for calibration): a pixel is
 unobserved when any channel is within half a uint8 step of 0 or 1, or when it belongs to a
 *plateau* at the image's own extreme: at least `PLATEAU_PX` pixels within half a uint8 step of the
 image's maximum (or minimum). A region the sensor clipped stays such a plateau after any later
@@ -40,22 +41,16 @@ DEFAULT_RADIUS_PX = 8
 def observed_mask(batch: np.ndarray, radius_px: int = DEFAULT_RADIUS_PX) -> np.ndarray:
     """N x 3 x H x W images in [0, 1] -> N x H x W float32, 1 where observed, 0 where masked.
 
-    Same rule as the graph (`torch_model.PatchCoreModel.observed`): any channel <= LOW or
+    The graph's own rule (`torch_model.observed_keep`) on a numpy batch: any channel <= LOW or
     >= HIGH, or a plateau of >= PLATEAU_PX pixels at the image's extreme, then a square max
-    filter of side 2 * radius_px + 1.
+    filter of side 2 * radius_px + 1. Needs torch (training and calibration only; the module
+    computes the mask in its graph).
     """
-    import cv2
+    import torch
 
-    x = np.asarray(batch, dtype=np.float32)
-    step = 0.5 / 255.0
-    hi, lo = x.max(axis=1), x.min(axis=1)  # N x H x W: brightest / darkest channel
-    at_hi = hi >= hi.max(axis=(1, 2), keepdims=True) - step
-    at_lo = lo <= lo.min(axis=(1, 2), keepdims=True) + step
-    plateau = (at_hi & (at_hi.sum(axis=(1, 2), keepdims=True) >= PLATEAU_PX)) | (
-        at_lo & (at_lo.sum(axis=(1, 2), keepdims=True) >= PLATEAU_PX)
-    )
-    clipped: np.ndarray = np.asarray((hi >= HIGH) | (lo <= LOW) | plateau, dtype=np.uint8)
-    if radius_px > 0:
-        k = np.ones((2 * radius_px + 1, 2 * radius_px + 1), np.uint8)
-        clipped = np.stack([cv2.dilate(c, k) for c in list(clipped)])
-    return np.asarray(1 - clipped, dtype=np.float32)
+    from edgetwin.vision.torch_model import observed_keep
+
+    x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+    with torch.no_grad():
+        keep = observed_keep(x, radius_px)
+    return np.asarray(keep[:, 0].numpy(), dtype=np.float32)

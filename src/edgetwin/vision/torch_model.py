@@ -263,26 +263,7 @@ class PatchCoreModel(nn.Module):
 
     def observed(self, image: torch.Tensor) -> torch.Tensor:
         """N x 1 x H x W: 1 where the input was observed, 0 near clipped pixels (`exposure`)."""
-        from edgetwin.vision.exposure import HIGH, LOW, PLATEAU_PX
-
-        step = 0.5 / 255.0
-        hi = image.amax(dim=1, keepdim=True)  # brightest / darkest channel, N x 1 x H x W
-        lo = image.amin(dim=1, keepdim=True)
-        at_hi = (hi >= hi.amax(dim=(2, 3), keepdim=True) - step).float()
-        at_lo = (lo <= lo.amin(dim=(2, 3), keepdim=True) + step).float()
-        # A plateau at the image's extreme is clipped too, whatever gray level it sits at.
-        plateau_hi = at_hi * (at_hi.sum(dim=(2, 3), keepdim=True) >= PLATEAU_PX).float()
-        plateau_lo = at_lo * (at_lo.sum(dim=(2, 3), keepdim=True) >= PLATEAU_PX).float()
-        clipped = torch.maximum(
-            torch.maximum((hi >= HIGH).float(), (lo <= LOW).float()),
-            torch.maximum(plateau_hi, plateau_lo),
-        )
-        r = int(self.observed_px or 0)
-        if r > 0:
-            # Square max filter as two 1-D passes (the same result, 2k instead of k^2 compares).
-            clipped = F.max_pool2d(clipped, (1, 2 * r + 1), stride=1, padding=(0, r))
-            clipped = F.max_pool2d(clipped, (2 * r + 1, 1), stride=1, padding=(r, 0))
-        return 1.0 - clipped
+        return observed_keep(image, int(self.observed_px or 0))
 
     def forward(
         self, image: torch.Tensor
@@ -321,3 +302,32 @@ class PatchCoreModel(nn.Module):
         else:
             score = map_score
         return anomaly_map, score, parts, pooled, observed
+
+
+def observed_keep(image: torch.Tensor, radius_px: int) -> torch.Tensor:
+    """N x 3 x H x W in [0, 1] -> N x 1 x H x W: 1 where observed, 0 near clipped pixels.
+
+    The one implementation of the `exposure` rule: the exported graph runs it, and
+    `exposure.observed_mask` runs it on numpy batches for calibration, so the threshold's
+    scores are masked exactly as the module masks them.
+    """
+    from edgetwin.vision.exposure import HIGH, LOW, PLATEAU_PX
+
+    step = 0.5 / 255.0
+    hi = image.amax(dim=1, keepdim=True)  # brightest / darkest channel, N x 1 x H x W
+    lo = image.amin(dim=1, keepdim=True)
+    at_hi = (hi >= hi.amax(dim=(2, 3), keepdim=True) - step).float()
+    at_lo = (lo <= lo.amin(dim=(2, 3), keepdim=True) + step).float()
+    # A plateau at the image's extreme is clipped too, whatever gray level it sits at.
+    plateau_hi = at_hi * (at_hi.sum(dim=(2, 3), keepdim=True) >= PLATEAU_PX).float()
+    plateau_lo = at_lo * (at_lo.sum(dim=(2, 3), keepdim=True) >= PLATEAU_PX).float()
+    clipped = torch.maximum(
+        torch.maximum((hi >= HIGH).float(), (lo <= LOW).float()),
+        torch.maximum(plateau_hi, plateau_lo),
+    )
+    r = int(radius_px)
+    if r > 0:
+        # Square max filter as two 1-D passes (the same result, 2k instead of k^2 compares).
+        clipped = F.max_pool2d(clipped, (1, 2 * r + 1), stride=1, padding=(0, r))
+        clipped = F.max_pool2d(clipped, (2 * r + 1, 1), stride=1, padding=(r, 0))
+    return 1.0 - clipped
