@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from edgetwin.edge import DatasetRef, EdgeModule, InputStats, Manifest, build_module, update_module  # noqa: E402
-from edgetwin.edge.bench import time_calls  # noqa: E402
+from edgetwin.edge.bench import interleaved as interleaved_s  # noqa: E402
 from edgetwin.edge.module import MODEL_FP32, MODEL_INT8, make_session, read_module_files  # noqa: E402
 from edgetwin.edge.parity import check_parity  # noqa: E402
 from edgetwin.edge.quantize import quantize_static  # noqa: E402
@@ -147,13 +147,9 @@ def export_onnx(net: Any) -> bytes:
 
 
 def interleaved(fns: dict[str, Any], rounds: int, calls: int) -> dict[str, list[float]]:
-    """Per-round median latency (ms) of each function, round-robin so drift hits all equally."""
-    out: dict[str, list[float]] = {k: [] for k in fns}
-    for r in range(rounds):
-        order = list(fns) if r % 2 == 0 else list(reversed(fns))
-        for k in order:
-            out[k].append(statistics.median(time_calls(fns[k], calls, warmup=20)) * 1e3)
-    return out
+    """Per-round median latency (ms) of each function (`edgetwin.edge.bench.interleaved`)."""
+    per_round = interleaved_s(fns, rounds, calls, warmup=20)
+    return {k: [s * 1e3 for s in v] for k, v in per_round.items()}
 
 
 def overhead_one(

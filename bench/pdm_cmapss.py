@@ -18,6 +18,7 @@ Skips (exit 0, with the reason) when the data set is absent.
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 import platform
@@ -85,6 +86,7 @@ def int8_speed(
     one call. ``speedup`` is the median over rounds of the per-round fp32/int8 ratio.
     """
     from edgetwin.edge import EdgeModule
+    from edgetwin.edge.bench import interleaved
 
     paths = [module_paths] if isinstance(module_paths, Path) else list(module_paths)
     rows = []
@@ -98,21 +100,15 @@ def int8_speed(
         feeds_1 = [first.preprocess(h) for h in histories[:50]]
         for b in batches:
             feeds, reps = (feeds_1, 10) if b == 1 else ([first.preprocess(histories[:b])], 20)
-            per: dict[tuple[str, str], list[float]] = {k: [] for k in mods}
-            for r in range(rounds):
-                for key in list(mods) if r % 2 == 0 else list(reversed(mods)):
-                    mod = mods[key]
-                    for f in feeds[:3]:
-                        mod.run(f)  # warm caches for this precision
-                    lat = []
-                    for _ in range(reps):
-                        for f in feeds:
-                            t0 = time.perf_counter()
-                            mod.run(f)
-                            lat.append(time.perf_counter() - t0)
-                    per[key].append(float(np.median(lat)) * 1e6)
+            # each call takes the next engine's window (3 warm-up calls per round and precision)
+            calls = {
+                key: (lambda m=mod, it=itertools.cycle(feeds): m.run(next(it)))
+                for key, mod in mods.items()
+            }
+            per = interleaved(calls, rounds, reps * len(feeds), warmup=3)
             for path in paths:
-                f32, i8 = per[(str(path), "fp32")], per[(str(path), "int8")]
+                f32 = [s * 1e6 for s in per[(str(path), "fp32")]]
+                i8 = [s * 1e6 for s in per[(str(path), "int8")]]
                 rows.append(
                     {
                         "module": str(path),

@@ -8,7 +8,13 @@ import numpy as np
 
 from edgetwin.edge import DatasetRef, Manifest, build_module, update_module
 from edgetwin.edge.aas import SEMANTIC_IDS, manifest_to_aas_submodels
-from edgetwin.edge.bench import bench_module, latency_stats, rows_table, synthetic_feeds
+from edgetwin.edge.bench import (
+    bench_module,
+    interleaved,
+    latency_stats,
+    rows_table,
+    synthetic_feeds,
+)
 from edgetwin.edge.quantize import calibration_batches, quantize_static
 
 
@@ -91,3 +97,13 @@ def test_latency_stats_and_synthetic_feeds():
         Manifest(name="s", task="rul", inputs={"x": ["batch", 14, 30]}), batch=5
     )
     assert feeds["x"].shape == (5, 14, 30) and feeds["x"].dtype == np.float32
+
+
+def test_interleaved_reverses_the_order_every_round_and_times_each_call():
+    calls: list[str] = []
+    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    per_round = interleaved(fns, rounds=3, calls=4, warmup=2)
+    assert list(per_round) == ["a", "b"] and all(len(v) == 3 for v in per_round.values())
+    assert all(t >= 0.0 for v in per_round.values() for t in v)
+    # each round: warm-up + timed calls of one function, then the other; order flips per round
+    assert calls == ["a"] * 6 + ["b"] * 6 + ["b"] * 6 + ["a"] * 6 + ["a"] * 6 + ["b"] * 6

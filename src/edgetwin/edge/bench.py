@@ -101,6 +101,22 @@ def time_calls(fn: Callable[[], Any], iterations: int, warmup: int = 10) -> list
     return out
 
 
+def interleaved(
+    fns: dict[Any, Callable[[], Any]], rounds: int, calls: int, warmup: int = 10
+) -> dict[Any, list[float]]:
+    """Per-round median wall time (s) of each function, timed round-robin.
+
+    Each round times every function (`warmup` untimed calls, then `calls` timed ones) and the
+    order reverses every round, so drift in machine load hits all of them alike: the basis of
+    every ratio a benchmark quotes against a baseline measured in the same run.
+    """
+    out: dict[Any, list[float]] = {k: [] for k in fns}
+    for r in range(rounds):
+        for k in list(fns) if r % 2 == 0 else list(reversed(fns)):
+            out[k].append(float(np.median(time_calls(fns[k], calls, warmup))))
+    return out
+
+
 def synthetic_feeds(manifest: Manifest, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Inputs of the manifest's shapes with the first (dynamic) axis set to `batch`."""
     rng = np.random.default_rng(seed)
