@@ -103,6 +103,16 @@ def _domain_limit(
 HEALTH: tuple[str, ...] = ("gated", "physics")
 
 
+def _gated_product(
+    p: NDArray[np.float64], gen: NDArray[np.float64], gate: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """softmax(log p + gate * log gen) over the columns: the two experts' product where the
+    gate is 1, p alone where it is 0 (columns of p and gen in the same class order)."""
+    logp = np.log(p + 1e-30) + gate * np.log(gen + 1e-30)
+    e = np.exp(logp - logp.max(axis=1, keepdims=True))
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
 class DiagnosisExperts:
     """Product of a physics and a domain-gated generic expert (see the module docstring).
 
@@ -208,19 +218,13 @@ class DiagnosisExperts:
             return p
         classes = self.classes_.tolist()
         gate = self.in_domain(x).astype(np.float64)[:, None]
+        gen = self.generic_.predict_proba(x[:, self.generic_cols_])
         if self.health == "gated":
             order = [self.generic_.classes_.tolist().index(c) for c in classes]
-            gen = self.generic_.predict_proba(x[:, self.generic_cols_])[:, order]
-            logp = np.log(p + 1e-30) + gate * np.log(gen + 1e-30)
-            e = np.exp(logp - logp.max(axis=1, keepdims=True))
-            return np.asarray(e / e.sum(axis=1, keepdims=True))
+            return _gated_product(p, gen[:, order], gate)
         normal = classes.index(NORMAL)
         faults = [classes.index(c) for c in self.generic_.classes_]
-        logq = np.log(p[:, faults] + 1e-30) + gate * np.log(
-            self.generic_.predict_proba(x[:, self.generic_cols_]) + 1e-30
-        )
-        q = np.exp(logq - logq.max(axis=1, keepdims=True))
-        q /= q.sum(axis=1, keepdims=True)
+        q = _gated_product(p[:, faults], gen, gate)
         out = np.zeros_like(p)
         out[:, normal] = p[:, normal]
         out[:, faults] = (1.0 - p[:, normal])[:, None] * q
