@@ -213,6 +213,7 @@ def main() -> int:
         latency_section(console, args.latency_only, test_images, args)
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="edgetwin-vision-bench-"))
+    observed_px = args.observed_px if args.observed_px >= 0 else None  # -1: no mask
     results: dict = {
         "protocol": ds.protocol,
         "size": list(size),
@@ -223,7 +224,7 @@ def main() -> int:
         "image_gaussian": args.image_gaussian,
         "search_dim": args.search_dim,
         "int8_search": not args.fp32_search,
-        "observed_px": args.observed_px if args.observed_px >= 0 else None,
+        "observed_px": observed_px,
     }
 
     # -- accuracy ------------------------------------------------------------------------------
@@ -263,7 +264,7 @@ def main() -> int:
             image_gaussian=args.image_gaussian,
             search_dim=args.search_dim or None,
             int8_search=not args.fp32_search,
-            observed_px=args.observed_px if args.observed_px >= 0 else None,
+            observed_px=observed_px,
         )
         fit_s = time.perf_counter() - t0
         modules[variant] = res.path
