@@ -15,6 +15,7 @@ torch is imported inside the methods that need it, so this module is cheap to im
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -63,6 +64,12 @@ class CnnRulRegressor:
     regime_onehot: when true, the model also reads each cycle's operating regime as one-hot
         columns (nothing is added when a single regime is detected).
     noise_std: std of Gaussian noise added to training windows (standardised units).
+    ema_decay: when set, each member keeps an exponential moving average (Polyak averaging)
+        of its weights, updated after every optimiser step with this decay (warmed up as
+        ``min(ema_decay, (1 + t) / (10 + t))`` at step t); the averaged weights are the ones
+        validated for early stopping and kept. Same network, so no inference cost.
+    huber_delta: when set, the training loss is Huber with this threshold (cycles) instead of
+        the squared error: residuals beyond it count linearly.
     coverage: target coverage of the conformal intervals.
     time_budget_s: total training time allowed; members share it, and a member that runs out
         stops at its best epoch so far (logged).
@@ -87,6 +94,8 @@ class CnnRulRegressor:
         activation: str = "relu",
         head_activation: str | None = "gelu",
         noise_std: float = 0.3,
+        ema_decay: float | None = None,
+        huber_delta: float | None = None,
         age_scale: float | None = None,
         baseline_cycles: int | None = None,
         regime_onehot: bool = False,
@@ -110,6 +119,8 @@ class CnnRulRegressor:
         self.activation = activation
         self.head_activation = head_activation
         self.noise_std = noise_std
+        self.ema_decay = ema_decay
+        self.huber_delta = huber_delta
         self.age_scale = age_scale
         self.baseline_cycles = baseline_cycles
         self.regime_onehot = regime_onehot
@@ -253,8 +264,11 @@ class CnnRulRegressor:
         opt = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.max_epochs)
         xt, yt = torch.from_numpy(xtr), torch.from_numpy(ytr / self.cap_cycles)
+        # the weights validated and kept: the trained ones, or their moving average
+        kept = copy.deepcopy(model) if self.ema_decay else model
+        loss_fn = _loss(self.huber_delta, self.cap_cycles)
         best: tuple[float, Any, Any, int] = (np.inf, None, None, 0)
-        since, start = 0, time.perf_counter()
+        since, step, start = 0, 0, time.perf_counter()
         for epoch in range(1, self.max_epochs + 1):
             model.train()
             order = torch.from_numpy(gen.permutation(len(xt))[: self.samples_per_epoch])
@@ -264,15 +278,22 @@ class CnnRulRegressor:
                 xb = xt[idx]
                 if self.noise_std > 0:
                     xb = xb + self.noise_std * torch.randn_like(xb)
-                loss = torch.nn.functional.mse_loss(model(xb).squeeze(1) / self.cap_cycles, yt[idx])
+                loss = loss_fn(model(xb).squeeze(1) / self.cap_cycles, yt[idx])
                 loss.backward()
                 opt.step()
+                if kept is not model:
+                    step += 1
+                    decay = min(float(self.ema_decay or 0.0), (1 + step) / (10 + step))
+                    with torch.no_grad():
+                        torch._foreach_lerp_(
+                            list(kept.parameters()), list(model.parameters()), 1.0 - decay
+                        )
             sched.step()
-            pred = _predict(model, xva)
+            pred = _predict(kept, xva)
             score = rmse(yva, pred)
             log.debug("epoch %d: held-out fold RMSE %.2f", epoch, score)
             if score < best[0]:
-                best = (score, {k: v.clone() for k, v in model.state_dict().items()}, pred, epoch)
+                best = (score, {k: v.clone() for k, v in kept.state_dict().items()}, pred, epoch)
                 since = 0
             else:
                 since += 1
@@ -320,6 +341,17 @@ class CnnRulRegressor:
             self.n_features_,
             channels_last_head=channels_last_head,
         )
+
+
+def _loss(huber_delta: float | None, cap_cycles: float) -> Callable[[Any, Any], Any]:
+    """Training loss on targets scaled by the cap: squared error, or Huber with its threshold
+    given in cycles (so the same ``huber_delta`` means the same residual for any cap)."""
+    import torch
+
+    if huber_delta is None:
+        return torch.nn.functional.mse_loss
+    delta = float(huber_delta) / cap_cycles
+    return lambda pred, target: torch.nn.functional.huber_loss(pred, target, delta=delta)
 
 
 def _predict(model: Any, x: np.ndarray, batch: int = 4096) -> np.ndarray:
