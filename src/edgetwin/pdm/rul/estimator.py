@@ -283,11 +283,7 @@ class CnnRulRegressor:
                 opt.step()
                 if kept is not model:
                     step += 1
-                    decay = min(float(self.ema_decay or 0.0), (1 + step) / (10 + step))
-                    with torch.no_grad():
-                        torch._foreach_lerp_(
-                            list(kept.parameters()), list(model.parameters()), 1.0 - decay
-                        )
+                    ema_update(kept, model, float(self.ema_decay or 0.0), step)
             sched.step()
             pred = _predict(kept, xva)
             score = rmse(yva, pred)
@@ -341,6 +337,20 @@ class CnnRulRegressor:
             self.n_features_,
             channels_last_head=channels_last_head,
         )
+
+
+def ema_update(avg: Any, model: Any, decay: float, step: int) -> float:
+    """One Polyak (exponential moving average) step: ``avg <- d * avg + (1 - d) * model`` for
+    every parameter, with ``d = min(decay, (1 + step) / (10 + step))`` so the first steps are
+    not anchored to the random initial weights. Returns the decay used. The network has no
+    buffers (no batch norm), so parameters are its whole state."""
+    import torch
+
+    d = min(decay, (1.0 + step) / (10.0 + step))
+    with torch.no_grad():
+        for a, p in zip(avg.parameters(), model.parameters(), strict=True):
+            a.lerp_(p, 1.0 - d)
+    return d
 
 
 def _loss(huber_delta: float | None, cap_cycles: float) -> Callable[[Any, Any], Any]:
