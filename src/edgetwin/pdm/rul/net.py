@@ -24,6 +24,11 @@ from torch import nn
 from torch.nn import functional as F
 
 DILATIONS = (2, 4)
+#: Where the residual blocks apply their activation: ``"branch"`` adds the activated
+#: convolution to its input (``h + act(conv(h))``); ``"sum"`` activates the sum
+#: (``act(h + conv(h))``, the original ResNet block), whose skip connection folds into the
+#: convolution's centre tap at export, so the grouped graph has no residual ``Add`` at all.
+RESIDUALS = ("branch", "sum")
 
 
 def _activation(name: str) -> nn.Module:
@@ -47,9 +52,13 @@ class RulCnn(nn.Module):
         cap_cycles: float = 125.0,
         activation: str = "relu",
         head_activation: str | None = None,
+        residual: str = "branch",
     ):
         super().__init__()
+        if residual not in RESIDUALS:
+            raise ValueError(f"residual {residual!r}: use one of {RESIDUALS}")
         self.cap_cycles = float(cap_cycles)
+        self.residual = residual
         self.activation = activation
         self.head_activation = head_activation or activation
         self.inp = nn.Conv1d(n_features, channels, kernel_size=5, padding=2)
@@ -67,7 +76,7 @@ class RulCnn(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.act(self.inp(x.transpose(1, 2)))
         for conv in self.blocks:
-            h = h + self.act(conv(h))
+            h = self.act(h + conv(h)) if self.residual == "sum" else h + self.act(conv(h))
         pooled = torch.cat([h[:, :, -1], h.mean(dim=2), h.amax(dim=2)], dim=1)
         return self.head(pooled) * self.cap_cycles
 
@@ -112,6 +121,9 @@ class GroupedRulEnsemble(nn.Module):
         self.cap_cycles = m0.cap_cycles
         self.n_members = n_m
         self.channels_last_head = channels_last_head
+        self.residual = getattr(m0, "residual", "branch")  # members trained before the option
+        if any(getattr(m, "residual", "branch") != self.residual for m in ms):
+            raise ValueError("members mix residual forms; train them with one `residual`")
         self.inp = nn.Conv1d(f, n_m * c, kernel_size=5, padding=2)
         self.blocks = nn.ModuleList(
             [
@@ -131,6 +143,11 @@ class GroupedRulEnsemble(nn.Module):
             for i, blk in enumerate(blocks):
                 blk.weight.copy_(torch.cat([m.blocks[i].weight for m in ms], dim=0))
                 blk.bias.copy_(torch.cat([m.blocks[i].bias for m in ms]))
+                if self.residual == "sum":
+                    # h + conv(h) is conv(h) with 1 added at each channel's own centre tap
+                    # (the tap at offset 0 for any dilation, since padding = dilation)
+                    own = torch.arange(n_m * c)
+                    blk.weight[own, own % c, 1] += 1.0
             # member weights [hid, 3c] read (last, mean, max) x channel; the kernel here is
             # [hid, channel, (last, mean, max)]
             w1 = [m.head[0].weight.view(hid, 3, c).transpose(1, 2) for m in ms]
@@ -143,7 +160,8 @@ class GroupedRulEnsemble(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.act(self.inp(x.transpose(1, 2)))
         for conv in self.blocks:
-            h = h + self.act(conv(h))
+            # "sum": the skip connection is folded into conv's weights (see __init__)
+            h = self.act(conv(h)) if self.residual == "sum" else h + self.act(conv(h))
         # pooling ops with int8 kernels (Slice, GlobalAveragePool, MaxPool), so the INT8 twin
         # stays in int8 up to the head; same values as last / mean / max over the window
         t = int(h.shape[2])
