@@ -13,10 +13,19 @@ torch = pytest.importorskip("torch")
 from edgetwin.pdm.rul.net import GroupedRulEnsemble, RulCnn, RulEnsemble, grouped_onnx  # noqa: E402
 
 
-def _members(activation: str, n: int = 3, head_activation: str | None = None) -> list[RulCnn]:
+def _members(
+    activation: str, n: int = 3, head_activation: str | None = None, residual: str = "branch"
+) -> list[RulCnn]:
     torch.manual_seed(0)
     members = [
-        RulCnn(6, channels=8, dropout=0.5, activation=activation, head_activation=head_activation)
+        RulCnn(
+            6,
+            channels=8,
+            dropout=0.5,
+            activation=activation,
+            head_activation=head_activation,
+            residual=residual,
+        )
         for _ in range(n)
     ]
     for m in members:  # non-trivial biases, so a mis-ordered bias copy shows
@@ -26,10 +35,14 @@ def _members(activation: str, n: int = 3, head_activation: str | None = None) ->
     return [m.eval() for m in members]
 
 
+@pytest.mark.parametrize("residual", ["branch", "sum"])
 @pytest.mark.parametrize("channels_last_head", [False, True])
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
-def test_grouped_ensemble_equals_member_mean(activation: str, channels_last_head: bool) -> None:
-    members = _members(activation)
+def test_grouped_ensemble_equals_member_mean(
+    activation: str, channels_last_head: bool, residual: str
+) -> None:
+    # for "sum" this checks the skip connection folded into the grouped convolutions' weights
+    members = _members(activation, residual=residual)
     x = torch.randn(16, 40, 6)
     with torch.no_grad():
         ref = RulEnsemble(members).eval()(x)
@@ -54,11 +67,21 @@ def _int8_twin(members: list[RulCnn], x: np.ndarray) -> tuple[bytes, bytes]:
     return fp32, q
 
 
-def test_grouped_relu_int8_graph_runs_int8_ops(tmp_path: Path) -> None:
+def test_residual_forms_are_checked() -> None:
+    with pytest.raises(ValueError, match="residual 'post'"):
+        RulCnn(6, residual="post")
+    mixed = _members("relu", n=1) + _members("relu", n=1, residual="sum")
+    with pytest.raises(ValueError, match="mix residual forms"):
+        GroupedRulEnsemble(mixed)
+
+
+@pytest.mark.parametrize("residual", ["branch", "sum"])
+def test_grouped_relu_int8_graph_runs_int8_ops(tmp_path: Path, residual: str) -> None:
     ort = pytest.importorskip("onnxruntime")
     import onnx
 
-    members = _members("relu", head_activation="gelu")  # the estimator's default network
+    # the estimator's network, in both residual forms
+    members = _members("relu", head_activation="gelu", residual=residual)
     x = np.random.default_rng(0).normal(size=(128, 40, 6)).astype(np.float32)
     fp32, q = _int8_twin(members, x)
     # the fp32 graph: one op per layer, GELU as one op (opset 20), no reshape, no output scaling
@@ -91,3 +114,7 @@ def test_grouped_relu_int8_graph_runs_int8_ops(tmp_path: Path) -> None:
     assert fused.count("DequantizeLinear") == 1  # into the GELU, nowhere else
     assert fused.count("QuantizeLinear") == 2  # the input and the GELU's output
     assert fused.index("Pad") == fused.index("QuantizeLinear") + 1  # channel padding, in uint8
+    # the residual Adds: one per block for "branch"; none for "sum", whose skip connection
+    # lives in the convolution weights
+    assert fp_ops.count("Add") == (2 if residual == "branch" else 0)
+    assert fused.count("QLinearAdd") == (2 if residual == "branch" else 0)
