@@ -69,6 +69,10 @@ class CnnRulRegressor:
     regime_onehot: when true, the model also reads each cycle's operating regime as one-hot
         columns (nothing is added when a single regime is detected).
     noise_std: std of Gaussian noise added to training windows (standardised units).
+    warp_std: when set, training windows are also magnitude-warped (Um et al. 2017): each
+        feature of each window is multiplied by a smooth random curve through 4 knots drawn
+        from N(1, warp_std), evenly spaced over the window (linear in between); see
+        `magnitude_warp`.
     ema_decay: when set, each member keeps an exponential moving average (Polyak averaging)
         of its weights, updated after every optimiser step with this decay (warmed up as
         ``min(ema_decay, (1 + t) / (10 + t))`` at step t); the averaged weights are the ones
@@ -100,6 +104,7 @@ class CnnRulRegressor:
         head_activation: str | None = "gelu",
         residual: str = "sum",
         noise_std: float = 0.3,
+        warp_std: float | None = None,
         ema_decay: float | None = None,
         huber_delta: float | None = None,
         age_scale: float | None = None,
@@ -126,6 +131,7 @@ class CnnRulRegressor:
         self.head_activation = head_activation
         self.residual = residual
         self.noise_std = noise_std
+        self.warp_std = warp_std
         self.ema_decay = ema_decay
         self.huber_delta = huber_delta
         self.age_scale = age_scale
@@ -284,6 +290,8 @@ class CnnRulRegressor:
                 idx = order[b : b + self.batch_size]
                 opt.zero_grad()
                 xb = xt[idx]
+                if self.warp_std:
+                    xb = magnitude_warp(xb, self.warp_std)
                 if self.noise_std > 0:
                     xb = xb + self.noise_std * torch.randn_like(xb)
                 loss = loss_fn(model(xb).squeeze(1) / self.cap_cycles, yt[idx])
@@ -345,6 +353,22 @@ class CnnRulRegressor:
             self.n_features_,
             channels_last_head=channels_last_head,
         )
+
+
+def magnitude_warp(x: Any, std: float, knots: int = 4) -> Any:
+    """Windows [batch, window, features] times a smooth random curve per window and feature.
+
+    The curve passes through ``knots`` values drawn from N(1, std), evenly spaced from the
+    first to the last cycle, linear in between: the sensors' deviations from their regime mean
+    are stretched or shrunk slowly over the window (a training augmentation; torch's global
+    generator draws the knots, so it follows the member's seed).
+    """
+    import torch
+
+    b, t, f = x.shape
+    k = 1.0 + std * torch.randn(b, f, knots, dtype=x.dtype)
+    curve = torch.nn.functional.interpolate(k, size=t, mode="linear", align_corners=True)
+    return x * curve.transpose(1, 2)
 
 
 def ema_update(avg: Any, model: Any, decay: float, step: int) -> float:
