@@ -121,8 +121,8 @@ class GroupedRulEnsemble(nn.Module):
         self.cap_cycles = m0.cap_cycles
         self.n_members = n_m
         self.channels_last_head = channels_last_head
-        self.residual = getattr(m0, "residual", "branch")  # members trained before the option
-        if any(getattr(m, "residual", "branch") != self.residual for m in ms):
+        self.residual = m0.residual
+        if any(m.residual != self.residual for m in ms):
             raise ValueError("members mix residual forms; train them with one `residual`")
         self.inp = nn.Conv1d(f, n_m * c, kernel_size=5, padding=2)
         self.blocks = nn.ModuleList(
