@@ -183,6 +183,21 @@ def _split_fold_estimator(**params: Any) -> Any:
     return SplitFold(**params)
 
 
+def _first_repeat_rmse(est: Any, histories: list, truth: np.ndarray) -> float | None:
+    """Capped-truth test RMSE of the first repeat's members alone (what ``n_repeats=1`` ships,
+    same members); None for a single repeat."""
+    if est.n_repeats == 1:
+        return None
+    from edgetwin.pdm.metrics import rmse
+    from edgetwin.pdm.rul import estimator as E
+    from edgetwin.pdm.rul.net import RulEnsemble
+    from edgetwin.pdm.rul.windows import preprocess_histories
+
+    first = RulEnsemble(list(est.ensemble_.members)[: est.n_folds])
+    x = preprocess_histories(histories, **est.preprocess_params())
+    return rmse(truth, np.maximum(E._predict(first, x), 0.0))
+
+
 def screen_one(
     root: Path, subset: str, seed: int, threads: int, params: dict, split_fold: bool = False
 ) -> dict:
@@ -201,11 +216,15 @@ def screen_one(
     test = load_runs(root / f"test_{subset}.txt")
     truth = np.minimum(load_truth(root / f"RUL_{subset}.txt", len(test.units)), 125.0)
     pred = np.maximum(est.predict(test.histories()), 0.0)
+    # for information: the test RMSE of the first repeat's members alone (= n_repeats=1)
+    first = _first_repeat_rmse(est, test.histories(), truth)
     row = {
         "subset": subset,
         "seed": seed,
         "params": params,
         "oof_rmse": est.oof_rmse_,
+        "oof_per_repeat": est.oof_rmse_per_repeat_,
+        "test_rmse_first_repeat": first,
         "clean_oof_rmse": getattr(est, "clean_oof_rmse_", None),
         "test_rmse": rmse(truth, pred),
         "test_score": phm08_score(truth, pred),
@@ -250,6 +269,7 @@ def run_one(
         "regimes": est.normalizer_.n_regimes_,
         "epochs": est.member_epochs_,
         "oof_rmse": est.oof_rmse_,
+        "oof_per_repeat": est.oof_rmse_per_repeat_,
         "int8_rmse": int8["rmse"],
         "int8_score": int8["score"],
         "p50_ms": p50,
@@ -322,8 +342,10 @@ def report(rows: list[dict], seeds: list[int], threads: int, params: dict | None
             "out-of-fold residuals (same rule for every subset)"
         )
         print(
-            f"out-of-fold RMSE over all training windows (the screening figure): "
-            f"{_ms([r['oof_rmse'] for r in rs])}"
+            f"out-of-fold RMSE over all training windows (the screening figure; each window "
+            f"predicted by the mean of the members that never saw its engine, one per repeat): "
+            f"{_ms([r['oof_rmse'] for r in rs])}; single member, mean over repeats: "
+            f"{_ms([float(np.mean(r['oof_per_repeat'])) for r in rs])}"
         )
         int8_rel = np.mean([abs(r["int8_rmse"] - r["rmse"]) / r["rmse"] for r in rs])
         print(f"INT8 vs fp32 RMSE: {100 * int8_rel:.2f} % (target within 2 %)")
@@ -397,6 +419,20 @@ def main(argv: list[str] | None = None) -> int:
         help="with --screen: members stop early on half of their held-out fold and are scored "
         "on the other half (out-of-fold RMSE free of early stopping's selection effect)",
     )
+    ap.add_argument(
+        "--save-rows",
+        type=Path,
+        metavar="JSON",
+        help="also write the bench's per-seed rows to this file (to combine runs)",
+    )
+    ap.add_argument(
+        "--load-rows",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="no training: print the report of rows saved by earlier runs (e.g. seed 0 and "
+        "seeds 1 2 run separately), combined",
+    )
     ap.add_argument("--rounds", type=int, default=9, help="interleaved rounds of the speed table")
     ap.add_argument(
         "--speed-threads", type=int, nargs="+", default=[1, 2], help="thread counts timed"
@@ -425,6 +461,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"SKIP: C-MAPSS {missing} not found in {root} (pass --data or set EDGETWIN_DATA)")
         return 0
     params = parse_params(args.params)
+    if args.load_rows:
+        import json
+
+        saved = [json.loads(p.read_text()) for p in args.load_rows]
+        rows = [r for d in saved for r in d["rows"]]
+        seeds = sorted({r["seed"] for r in rows})
+        if len({json.dumps(d["params"], sort_keys=True) for d in saved}) > 1:
+            raise SystemExit("--load-rows: the files were run with different --set overrides")
+        report(rows, seeds, saved[0]["threads"], saved[0]["params"])
+        return 0
     if args.screen:
         rows = [
             screen_one(root, s, seed, args.threads, params, args.split_fold)
@@ -433,13 +479,26 @@ def main(argv: list[str] | None = None) -> int:
         ]
         print(f"\nscreen: {params or 'defaults'}, {args.threads} thread(s)")
         col = "clean OOF" if args.split_fold else "OOF RMSE"
-        print(f"{'subset':<8}{'seed':>5}{col:>10}{'test RMSE':>11}{'score':>8}{'train s':>9}")
+        print(
+            f"{'subset':<8}{'seed':>5}{col:>10}{'1 member':>10}{'test RMSE':>11}{'score':>8}"
+            f"{'repeat 1':>10}{'train s':>9}"
+        )
         for r in rows:
             oof = r["clean_oof_rmse"] if args.split_fold else r["oof_rmse"]
+            first = r["test_rmse_first_repeat"]
             print(
-                f"{r['subset']:<8}{r['seed']:>5}{oof:>10.2f}{r['test_rmse']:>11.2f}"
-                f"{r['test_score']:>8.0f}{r['train_s']:>9.0f}  epochs {r['epochs']}"
+                f"{r['subset']:<8}{r['seed']:>5}{oof:>10.2f}{np.mean(r['oof_per_repeat']):>10.2f}"
+                f"{r['test_rmse']:>11.2f}{r['test_score']:>8.0f}"
+                f"{(f'{first:.2f}' if first is not None else '-'):>10}{r['train_s']:>9.0f}"
+                f"  out-of-fold per repeat {[round(v, 2) for v in r['oof_per_repeat']]}"
+                f"  epochs {r['epochs']}"
             )
+        print(
+            "OOF RMSE: each training window predicted by the mean of the members that never saw "
+            "its engine (one per repeat); '1 member': the same with one member, mean over "
+            "repeats; 'repeat 1': test RMSE of the first repeat's members alone (n_repeats=1); "
+            "test figures for information only"
+        )
         return 0
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgetwin-cmapss-") as tmp:
@@ -447,6 +506,11 @@ def main(argv: list[str] | None = None) -> int:
             for seed in args.seeds:
                 keep = args.keep if args.keep is not None and not rows else None
                 rows.append(run_one(root, subset, seed, args.threads, Path(tmp), keep, params))
+    if args.save_rows:
+        import json
+
+        doc = {"threads": args.threads, "params": params, "rows": rows}
+        args.save_rows.write_text(json.dumps(doc, default=float, indent=1))
     report(rows, args.seeds, args.threads, params)
     return 0
 

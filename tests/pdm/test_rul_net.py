@@ -42,16 +42,37 @@ def test_grouped_ensemble_equals_member_mean(
     activation: str, channels_last_head: bool, residual: str
 ) -> None:
     # for "sum" this checks the skip connection folded into the grouped convolutions' weights
-    members = _members(activation, residual=residual)
+    _check_grouped_equals_mean(_members(activation, residual=residual), channels_last_head)
+
+
+@pytest.mark.parametrize("n_members", [10, 20])
+def test_grouped_ensemble_equals_member_mean_for_more_members(n_members: int) -> None:
+    # the estimator's 10 (one repeat) and 20 (two repeats) members: the last Gemm carries
+    # cap / M of each member's weights
+    members = _members("relu", n=n_members, head_activation="gelu", residual="sum")
+    grouped = _check_grouped_equals_mean(members, channels_last_head=True)
+    assert grouped.n_members == n_members
+    ref = members[4].head[3].weight * members[4].cap_cycles / n_members
+    np.testing.assert_allclose(
+        grouped.fc2.weight[:, 4 * 64 : 5 * 64].detach().numpy(), ref.detach().numpy(), rtol=1e-6
+    )
+
+
+def _check_grouped_equals_mean(
+    members: list[RulCnn], channels_last_head: bool
+) -> GroupedRulEnsemble:
+    torch.manual_seed(1)
     x = torch.randn(16, 40, 6)
     with torch.no_grad():
         ref = RulEnsemble(members).eval()(x)
-        got = GroupedRulEnsemble(members, channels_last_head=channels_last_head).eval()(x)
+        grouped = GroupedRulEnsemble(members, channels_last_head=channels_last_head).eval()
+        got = grouped(x)
         one = members[1](x)
     assert got.shape == (16, 1)
     np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=1e-3)
     # and the mean is of all members, not one of them
     assert float((ref - one).abs().max()) > 0.01
+    return grouped
 
 
 def _int8_twin(members: list[RulCnn], x: np.ndarray) -> tuple[bytes, bytes]:

@@ -17,7 +17,10 @@ def train_rul(
     out: Path = typer.Option(..., "--out", help="edge module to write (.zip)"),
     name: str = typer.Option("rul-cmapss", help="module name"),
     seed: int = typer.Option(0, help="seed of the engine folds and of the networks"),
-    folds: int = typer.Option(10, help="engine folds = ensemble members"),
+    folds: int = typer.Option(10, help="engine folds per repeat (one member per fold)"),
+    repeats: int = typer.Option(
+        1, help="engine partitions (repeated k-fold): folds x repeats members in all"
+    ),
     window: int = typer.Option(40, help="cycles of history the model reads"),
     max_epochs: int = typer.Option(40, help="epoch limit per member (early stopping decides)"),
     threads: int = typer.Option(2, help="torch threads"),
@@ -40,6 +43,7 @@ def train_rul(
     est = CnnRulRegressor(
         window=window,
         n_folds=folds,
+        n_repeats=repeats,
         max_epochs=max_epochs,
         n_threads=threads,
         time_budget_s=budget_s,
@@ -47,14 +51,16 @@ def train_rul(
         random_state=seed,
     )
     with Progress(console=console, transient=True) as bar:
-        task = bar.add_task(f"training {folds} members on {data.name}", total=folds)
+        n_members = folds * repeats
+        task = bar.add_task(f"training {n_members} members on {data.name}", total=n_members)
         est.fit(runs, progress=lambda done, total: bar.update(task, completed=done))
     with console.status("exporting ONNX, INT8 twin, manifest"):
         path = export_module(est, runs, out, name=name)
     norm = est.normalizer_
     console.print(
         f"regimes found: {norm.n_regimes_}; sensors kept: {len(norm.sensor_columns_)}; "
-        f"members: {folds} (epochs {est.member_epochs_}); out-of-fold RMSE (all windows): "
+        f"members: {len(est.member_epochs_)} (epochs {est.member_epochs_}); out-of-fold RMSE "
+        f"(all windows, mean of the {repeats} member(s) that never saw each engine): "
         f"{est.oof_rmse_:.2f} cycles; trained in {est.train_seconds_:.0f} s",
         highlight=False,
     )

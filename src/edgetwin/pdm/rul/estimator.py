@@ -5,9 +5,10 @@ Training recipe (scikit-learn contract: ``__init__`` stores, ``fit`` returns sel
 1. detect operating regimes and standardise sensors per regime (`RegimeNormalizer`);
 2. cut a window ending at every cycle of every engine, target = min(RUL, cap);
 3. split the *engines* into ``n_folds`` folds; member i trains on the other folds with AdamW and
-   stops early on fold i (validation by engine, never by window, so no engine leaks);
-4. the out-of-fold predictions of the members calibrate split-conformal intervals; each member
-   saw none of the engines it is calibrated on;
+   stops early on fold i (validation by engine, never by window, so no engine leaks); with
+   ``n_repeats > 1`` this is done again on fresh random partitions (repeated k-fold);
+4. the out-of-fold predictions of the members calibrate split-conformal intervals; each engine
+   gets the mean of the members (one per repeat) that never saw it;
 5. the members' mean is the point prediction, exported as one ONNX graph.
 
 torch is imported inside the methods that need it, so this module is cheap to import.
@@ -47,7 +48,12 @@ class CnnRulRegressor:
     ----------
     window: cycles of history the model reads.
     cap_cycles: RUL target cap (piecewise-linear target), cycles.
-    n_folds: engine folds = ensemble members (>= 2).
+    n_folds: engine folds per repeat (>= 2); each fold is held out by one member.
+    n_repeats: repeated engine k-fold (bagging over fold partitions): ``n_repeats`` random
+        engine partitions, each trained as ``n_folds`` members, so ``n_folds * n_repeats``
+        members in all, folded into the one grouped graph. Every engine is held out exactly
+        once per repeat, so its out-of-fold prediction (conformal calibration, ``oof_rmse_``)
+        is the mean of the ``n_repeats`` members that never saw it. 1 = plain k-fold.
     max_epochs, patience: early stopping on the held-out fold's RMSE.
     batch_size, lr, weight_decay: AdamW settings.
     samples_per_epoch: windows drawn per epoch (neighbouring windows overlap heavily, so a
@@ -92,6 +98,7 @@ class CnnRulRegressor:
         window: int = 40,
         cap_cycles: float = 125.0,
         n_folds: int = 10,
+        n_repeats: int = 1,
         max_epochs: int = 40,
         patience: int = 8,
         batch_size: int = 256,
@@ -119,6 +126,7 @@ class CnnRulRegressor:
         self.window = window
         self.cap_cycles = cap_cycles
         self.n_folds = n_folds
+        self.n_repeats = n_repeats
         self.max_epochs = max_epochs
         self.patience = patience
         self.batch_size = batch_size
@@ -181,6 +189,10 @@ class CnnRulRegressor:
     ) -> CnnRulRegressor:
         """Train on a run-to-failure file; sets ``ensemble_``, ``intervals_``, ``oof_rmse_``.
 
+        Also ``oof_rmse_per_repeat_`` (each repeat's single-member out-of-fold RMSE, so the
+        gain of averaging the repeats can be told apart), ``fold_of_`` [repeats, engines] and
+        ``member_holdout_`` (the engines each member never saw).
+
         ``progress(done, total)`` is called after each ensemble member (for CLI progress bars).
         """
         import torch
@@ -191,6 +203,8 @@ class CnnRulRegressor:
             raise DataError(
                 f"n_folds={self.n_folds}; need >= 2 (members calibrate each other's folds)"
             )
+        if self.n_repeats < 1:
+            raise DataError(f"n_repeats={self.n_repeats}; need >= 1 (1 = plain engine k-fold)")
         torch.set_num_threads(self.n_threads)
         t0 = time.perf_counter()
         rows = (
@@ -212,39 +226,70 @@ class CnnRulRegressor:
                 f"{n_eng} engines cannot be split into {self.n_folds} folds; use fewer folds"
             )
         rng = np.random.default_rng(self.random_state)
-        fold_of = rng.permutation(np.arange(n_eng) % self.n_folds)
+        # one engine partition per repeat, drawn in turn from one generator: the first is the
+        # partition of n_repeats=1, so a larger n_repeats adds members and changes none
+        self.fold_of_ = np.stack(
+            [rng.permutation(np.arange(n_eng) % self.n_folds) for _ in range(self.n_repeats)]
+        )
         self.n_features_ = int(xs[0].shape[2])
+        n_members = self.n_folds * self.n_repeats
         members = []
-        oof_true, oof_pred = [], []
-        self.oof_engines_: list[tuple[np.ndarray, np.ndarray]] = [(y, y) for y in ys]
+        oof_sum = [np.zeros(len(y), dtype=np.float64) for y in ys]
         self.member_epochs_: list[int] = []
-        for f in range(self.n_folds):
-            tr = [i for i in range(n_eng) if fold_of[i] != f]
-            va = [i for i in range(n_eng) if fold_of[i] == f]
-            xtr, ytr = np.concatenate([xs[i] for i in tr]), np.concatenate([ys[i] for i in tr])
-            xva, yva = np.concatenate([xs[i] for i in va]), np.concatenate([ys[i] for i in va])
-            budget = (self.time_budget_s - (time.perf_counter() - t0)) / (self.n_folds - f)
-            model, pred, epochs = self._train_member(
-                xtr, ytr, xva, yva, seed=self.random_state * 100 + f, budget_s=budget
-            )
-            members.append(model)
-            bounds = np.cumsum([0] + [len(ys[i]) for i in va])
-            for j, i in enumerate(va):
-                self.oof_engines_[i] = (ys[i], pred[bounds[j] : bounds[j + 1]])
-            oof_true.append(yva)
-            oof_pred.append(pred)
-            self.member_epochs_.append(epochs)
-            if progress is not None:
-                progress(f + 1, self.n_folds)
-            log.info(
-                "member %d/%d: %d epochs, fold RMSE %.2f",
-                f + 1,
-                self.n_folds,
-                epochs,
-                rmse(yva, pred),
+        self.member_seconds_: list[float] = []
+        self.member_holdout_: list[np.ndarray] = []
+        self.oof_rmse_per_repeat_: list[float] = []
+        for r, fold_of in enumerate(self.fold_of_):
+            rep_true, rep_pred = [], []
+            for f in range(self.n_folds):
+                k = r * self.n_folds + f
+                tr = [i for i in range(n_eng) if fold_of[i] != f]
+                va = [i for i in range(n_eng) if fold_of[i] == f]
+                xtr = np.concatenate([xs[i] for i in tr])
+                ytr = np.concatenate([ys[i] for i in tr])
+                xva = np.concatenate([xs[i] for i in va])
+                yva = np.concatenate([ys[i] for i in va])
+                budget = (self.time_budget_s - (time.perf_counter() - t0)) / (n_members - k)
+                t_member = time.perf_counter()
+                model, pred, epochs = self._train_member(
+                    xtr, ytr, xva, yva, seed=self.random_state * 100 + k, budget_s=budget
+                )
+                self.member_seconds_.append(time.perf_counter() - t_member)
+                members.append(model)
+                bounds = np.cumsum([0] + [len(ys[i]) for i in va])
+                for j, i in enumerate(va):
+                    oof_sum[i] += pred[bounds[j] : bounds[j + 1]]
+                rep_true.append(yva)
+                rep_pred.append(pred)
+                self.member_epochs_.append(epochs)
+                self.member_holdout_.append(np.asarray(va))
+                if progress is not None:
+                    progress(k + 1, n_members)
+                log.info(
+                    "member %d/%d (repeat %d, fold %d): %d epochs in %.0f s (budget %.0f s), "
+                    "fold RMSE %.2f",
+                    k + 1,
+                    n_members,
+                    r + 1,
+                    f + 1,
+                    epochs,
+                    self.member_seconds_[-1],
+                    budget,
+                    rmse(yva, pred),
+                )
+            self.oof_rmse_per_repeat_.append(
+                rmse(np.concatenate(rep_true), np.concatenate(rep_pred))
             )
         self.ensemble_ = RulEnsemble(members).eval()
-        yt, yp = np.concatenate(oof_true), np.concatenate(oof_pred)
+        # every engine is held out exactly once per repeat: its out-of-fold prediction is the
+        # mean of the n_repeats members that never saw it (still honest, and the same kind of
+        # average as the shipped ensemble's)
+        self.oof_engines_: list[tuple[np.ndarray, np.ndarray]] = [
+            (y, s / self.n_repeats) for y, s in zip(ys, oof_sum, strict=True)
+        ]
+        order = np.argsort(self.fold_of_[0], kind="stable")  # repeat 0's fold order, as before
+        yt = np.concatenate([self.oof_engines_[i][0] for i in order])
+        yp = np.concatenate([self.oof_engines_[i][1] for i in order])
         self.oof_rmse_ = rmse(yt, yp)
         self.intervals_ = MondrianIntervals(coverage=self.coverage).fit(yt, yp)
         self.train_seconds_ = time.perf_counter() - t0

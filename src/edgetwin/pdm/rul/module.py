@@ -137,13 +137,14 @@ def export_module(
             dict(
                 family="1d-cnn-ensemble",
                 hyperparameters=est.get_params(),
-                members=est.n_folds,
+                members=len(est.ensemble_.members),
                 member_epochs=est.member_epochs_,
             )
         ),
         verification={
             "protocol": PROTOCOL,
             "oof_rmse_all_windows": round(est.oof_rmse_, 3),
+            "oof_rmse_single_member_per_repeat": [round(v, 3) for v in est.oof_rmse_per_repeat_],
             "interval_coverage_target": est.coverage,
             "train_seconds": round(est.train_seconds_, 1),
             "train_threads": est.n_threads,
