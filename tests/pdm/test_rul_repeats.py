@@ -90,3 +90,20 @@ def test_n_repeats_must_be_positive(shared_data) -> None:
     path = shared_data("cmapss") / "train_FD001.txt"
     with pytest.raises(DataError, match="n_repeats=0"):
         _fit(path, 0)
+
+
+def test_two_worker_processes_train_the_same_members(shared_data) -> None:
+    path = shared_data("cmapss") / "train_FD001.txt"
+    runs = load_runs(path)
+    seq = _fit(path, 2)
+    done: list[int] = []
+    par = CnnRulRegressor(n_repeats=2, n_jobs=2, **TINY).fit(  # type: ignore[arg-type]
+        runs, progress=lambda d, t: done.append(d)
+    )
+    assert sorted(done) == list(range(1, 7))
+    assert par.member_epochs_ == seq.member_epochs_
+    np.testing.assert_array_equal(par.fold_of_, seq.fold_of_)
+    x = np.random.default_rng(1).normal(size=(32, 40, seq.n_features_)).astype(np.float32)
+    np.testing.assert_allclose(par.predict_windows(x), seq.predict_windows(x), atol=1e-5)
+    assert par.oof_rmse_ == pytest.approx(seq.oof_rmse_, abs=1e-5)
+    assert par.oof_rmse_per_repeat_ == pytest.approx(seq.oof_rmse_per_repeat_, abs=1e-5)

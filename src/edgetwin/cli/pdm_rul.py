@@ -23,7 +23,10 @@ def train_rul(
     ),
     window: int = typer.Option(40, help="cycles of history the model reads"),
     max_epochs: int = typer.Option(40, help="epoch limit per member (early stopping decides)"),
-    threads: int = typer.Option(2, help="torch threads"),
+    threads: int = typer.Option(2, help="torch threads (per worker process with --jobs > 1)"),
+    jobs: int = typer.Option(
+        1, help="members trained at once in worker processes (e.g. --jobs 2 --threads 1)"
+    ),
     budget_s: float = typer.Option(
         540.0, help="training time budget in seconds, shared by members"
     ),
@@ -46,6 +49,7 @@ def train_rul(
         n_repeats=repeats,
         max_epochs=max_epochs,
         n_threads=threads,
+        n_jobs=jobs,
         time_budget_s=budget_s,
         max_engines=max_engines,
         random_state=seed,

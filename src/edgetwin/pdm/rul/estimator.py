@@ -88,7 +88,10 @@ class CnnRulRegressor:
     coverage: target coverage of the conformal intervals.
     time_budget_s: total training time allowed; members share it, and a member that runs out
         stops at its best epoch so far (logged).
-    n_threads: torch intra-op threads.
+    n_threads: torch intra-op threads (of each worker process when ``n_jobs > 1``).
+    n_jobs: members trained at the same time, in spawned worker processes (1: one by one in
+        this process). Each member seeds its own generators, so the members do not depend on
+        it; ``n_jobs=2, n_threads=1`` uses two cores better than one process with 2 threads.
     max_engines: train on the first engines only (for quick tests); None = all.
     random_state: seed of the fold split and of the members.
     """
@@ -99,6 +102,7 @@ class CnnRulRegressor:
         cap_cycles: float = 125.0,
         n_folds: int = 10,
         n_repeats: int = 1,
+        n_jobs: int = 1,
         max_epochs: int = 40,
         patience: int = 8,
         batch_size: int = 256,
@@ -127,6 +131,7 @@ class CnnRulRegressor:
         self.cap_cycles = cap_cycles
         self.n_folds = n_folds
         self.n_repeats = n_repeats
+        self.n_jobs = n_jobs
         self.max_epochs = max_epochs
         self.patience = patience
         self.batch_size = batch_size
@@ -233,53 +238,48 @@ class CnnRulRegressor:
         )
         self.n_features_ = int(xs[0].shape[2])
         n_members = self.n_folds * self.n_repeats
+        tasks = [
+            (r * self.n_folds + f, np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f))
+            for r, fold_of in enumerate(self.fold_of_)
+            for f in range(self.n_folds)
+        ]
+        trained = self._train_members(xs, ys, tasks, t0, progress)
         members = []
         oof_sum = [np.zeros(len(y), dtype=np.float64) for y in ys]
         self.member_epochs_: list[int] = []
         self.member_seconds_: list[float] = []
         self.member_holdout_: list[np.ndarray] = []
         self.oof_rmse_per_repeat_: list[float] = []
-        for r, fold_of in enumerate(self.fold_of_):
-            rep_true, rep_pred = [], []
-            for f in range(self.n_folds):
-                k = r * self.n_folds + f
-                tr = [i for i in range(n_eng) if fold_of[i] != f]
-                va = [i for i in range(n_eng) if fold_of[i] == f]
-                xtr = np.concatenate([xs[i] for i in tr])
-                ytr = np.concatenate([ys[i] for i in tr])
-                xva = np.concatenate([xs[i] for i in va])
-                yva = np.concatenate([ys[i] for i in va])
-                budget = (self.time_budget_s - (time.perf_counter() - t0)) / (n_members - k)
-                t_member = time.perf_counter()
-                model, pred, epochs = self._train_member(
-                    xtr, ytr, xva, yva, seed=self.random_state * 100 + k, budget_s=budget
-                )
-                self.member_seconds_.append(time.perf_counter() - t_member)
-                members.append(model)
-                bounds = np.cumsum([0] + [len(ys[i]) for i in va])
-                for j, i in enumerate(va):
-                    oof_sum[i] += pred[bounds[j] : bounds[j + 1]]
-                rep_true.append(yva)
-                rep_pred.append(pred)
-                self.member_epochs_.append(epochs)
-                self.member_holdout_.append(np.asarray(va))
-                if progress is not None:
-                    progress(k + 1, n_members)
-                log.info(
-                    "member %d/%d (repeat %d, fold %d): %d epochs in %.0f s (budget %.0f s), "
-                    "fold RMSE %.2f",
-                    k + 1,
-                    n_members,
-                    r + 1,
-                    f + 1,
-                    epochs,
-                    self.member_seconds_[-1],
-                    budget,
-                    rmse(yva, pred),
-                )
-            self.oof_rmse_per_repeat_.append(
-                rmse(np.concatenate(rep_true), np.concatenate(rep_pred))
+        rep_true: list[np.ndarray] = []
+        rep_pred: list[np.ndarray] = []
+        for (k, _, va), (model, pred, epochs, seconds, budget) in zip(tasks, trained, strict=True):
+            members.append(model)
+            bounds = np.cumsum([0] + [len(ys[i]) for i in va])
+            yva = np.concatenate([ys[i] for i in va])
+            for j, i in enumerate(va):
+                oof_sum[i] += pred[bounds[j] : bounds[j + 1]]
+            rep_true.append(yva)
+            rep_pred.append(pred)
+            self.member_epochs_.append(epochs)
+            self.member_seconds_.append(seconds)
+            self.member_holdout_.append(va)
+            log.info(
+                "member %d/%d (repeat %d, fold %d): %d epochs in %.0f s (budget %.0f s), "
+                "fold RMSE %.2f",
+                k + 1,
+                n_members,
+                k // self.n_folds + 1,
+                k % self.n_folds + 1,
+                epochs,
+                seconds,
+                budget,
+                rmse(yva, pred),
             )
+            if (k + 1) % self.n_folds == 0:  # a repeat is complete: its single-member OOF RMSE
+                self.oof_rmse_per_repeat_.append(
+                    rmse(np.concatenate(rep_true), np.concatenate(rep_pred))
+                )
+                rep_true, rep_pred = [], []
         self.ensemble_ = RulEnsemble(members).eval()
         # every engine is held out exactly once per repeat: its out-of-fold prediction is the
         # mean of the n_repeats members that never saw it (still honest, and the same kind of
@@ -295,6 +295,78 @@ class CnnRulRegressor:
         self.train_seconds_ = time.perf_counter() - t0
         self.n_train_windows_ = int(sum(len(y) for y in ys))
         return self
+
+    def _train_members(
+        self,
+        xs: list[np.ndarray],
+        ys: list[np.ndarray],
+        tasks: list[tuple[int, np.ndarray, np.ndarray]],
+        t0: float,
+        progress: Callable[[int, int], None] | None,
+    ) -> list[tuple[Any, np.ndarray, int, float, float]]:
+        """Train one member per (index, train engines, held-out engines) task, in task order:
+        (model, held-out prediction, epochs, seconds, budget) each.
+
+        Members share ``time_budget_s``: member k gets the time left over the members left.
+        With ``n_jobs > 1`` they train in that many spawned worker processes with
+        ``n_threads`` torch threads each (a member's result does not depend on which process
+        trains it: each seeds its own generators); a worker's budget counts the time left
+        times ``n_jobs`` over the members left, capped at the time left.
+        """
+        n_members = len(tasks)
+
+        def split(
+            tr: np.ndarray, va: np.ndarray
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            return (
+                np.concatenate([xs[i] for i in tr]),
+                np.concatenate([ys[i] for i in tr]),
+                np.concatenate([xs[i] for i in va]),
+                np.concatenate([ys[i] for i in va]),
+            )
+
+        out: list[tuple[Any, np.ndarray, int, float, float]] = []
+        if self.n_jobs <= 1:
+            for k, tr, va in tasks:
+                budget = (self.time_budget_s - (time.perf_counter() - t0)) / (n_members - k)
+                start = time.perf_counter()
+                model, pred, epochs = self._train_member(
+                    *split(tr, va), seed=self.random_state * 100 + k, budget_s=budget
+                )
+                out.append((model, pred, epochs, time.perf_counter() - start, budget))
+                if progress is not None:
+                    progress(k + 1, n_members)
+            return out
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        deadline = time.monotonic() + self.time_budget_s - (time.perf_counter() - t0)
+        spec = {**self.get_params(), "n_jobs": 1}
+        results: dict[int, tuple[Any, np.ndarray, int, float, float]] = {}
+        with ProcessPoolExecutor(
+            self.n_jobs,
+            mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded torch
+            initializer=_worker_init,
+            initargs=(spec, self.n_features_, xs, ys),
+        ) as pool:
+            futures = {
+                pool.submit(
+                    _worker_member,
+                    k,
+                    tr,
+                    va,
+                    self.random_state * 100 + k,
+                    deadline,
+                    n_members,
+                    self.n_jobs,
+                ): k
+                for k, tr, va in tasks
+            }
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                if progress is not None:
+                    progress(len(results), n_members)
+        return [results[k] for k, _, _ in tasks]
 
     def _train_member(
         self,
@@ -398,6 +470,46 @@ class CnnRulRegressor:
             self.n_features_,
             channels_last_head=channels_last_head,
         )
+
+
+#: Per worker process: the estimator (its hyper-parameters) and the engines' windows / targets.
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(
+    spec: dict[str, Any], n_features: int, xs: list[np.ndarray], ys: list[np.ndarray]
+) -> None:
+    import torch
+
+    est = CnnRulRegressor(**spec)
+    est.n_features_ = n_features
+    torch.set_num_threads(est.n_threads)
+    _WORKER.update(est=est, xs=xs, ys=ys)
+
+
+def _worker_member(
+    k: int,
+    tr: np.ndarray,
+    va: np.ndarray,
+    seed: int,
+    deadline: float,
+    n_members: int,
+    n_jobs: int,
+) -> tuple[Any, np.ndarray, int, float, float]:
+    """Train member k in a worker process (see `CnnRulRegressor._train_members`)."""
+    est, xs, ys = _WORKER["est"], _WORKER["xs"], _WORKER["ys"]
+    left = deadline - time.monotonic()
+    budget = min(left, left * n_jobs / (n_members - k))
+    start = time.perf_counter()
+    model, pred, epochs = est._train_member(
+        np.concatenate([xs[i] for i in tr]),
+        np.concatenate([ys[i] for i in tr]),
+        np.concatenate([xs[i] for i in va]),
+        np.concatenate([ys[i] for i in va]),
+        seed=seed,
+        budget_s=budget,
+    )
+    return model, pred, epochs, time.perf_counter() - start, budget
 
 
 def magnitude_warp(x: Any, std: float, knots: int = 4) -> Any:
