@@ -268,6 +268,7 @@ def run_one(
         "train_s": train_s,
         "regimes": est.normalizer_.n_regimes_,
         "epochs": est.member_epochs_,
+        "member_s": est.member_seconds_,
         "oof_rmse": est.oof_rmse_,
         "oof_per_repeat": est.oof_rmse_per_repeat_,
         "int8_rmse": int8["rmse"],

@@ -107,3 +107,21 @@ def test_two_worker_processes_train_the_same_members(shared_data) -> None:
     np.testing.assert_allclose(par.predict_windows(x), seq.predict_windows(x), atol=1e-5)
     assert par.oof_rmse_ == pytest.approx(seq.oof_rmse_, abs=1e-5)
     assert par.oof_rmse_per_repeat_ == pytest.approx(seq.oof_rmse_per_repeat_, abs=1e-5)
+
+
+def test_train_rul_cli_trains_folds_times_repeats_members(shared_data, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from edgetwin.cli.pdm import app
+    from edgetwin.edge import read_manifest
+
+    out = tmp_path / "rul.zip"
+    args = ["train-rul", "--data", str(shared_data("cmapss") / "train_FD001.txt")]
+    args += ["--out", str(out), "--folds", "2", "--repeats", "2", "--max-epochs", "1"]
+    res = CliRunner().invoke(app, [*args, "--max-engines", "12", "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    assert "members: 4" in res.output
+    manifest = read_manifest(out)
+    assert manifest.model.members == 4
+    assert manifest.model.hyperparameters["n_repeats"] == 2
+    assert len(manifest.verification["oof_rmse_single_member_per_repeat"]) == 2

@@ -19,13 +19,13 @@ def train_rul(
     seed: int = typer.Option(0, help="seed of the engine folds and of the networks"),
     folds: int = typer.Option(10, help="engine folds per repeat (one member per fold)"),
     repeats: int = typer.Option(
-        1, help="engine partitions (repeated k-fold): folds x repeats members in all"
+        2, help="engine partitions (repeated k-fold): folds x repeats members in all"
     ),
     window: int = typer.Option(40, help="cycles of history the model reads"),
     max_epochs: int = typer.Option(40, help="epoch limit per member (early stopping decides)"),
-    threads: int = typer.Option(2, help="torch threads (per worker process with --jobs > 1)"),
+    threads: int = typer.Option(1, help="torch threads (per worker process with --jobs > 1)"),
     jobs: int = typer.Option(
-        1, help="members trained at once in worker processes (e.g. --jobs 2 --threads 1)"
+        2, help="members trained at once in worker processes (2 x 1 thread = 2 cores)"
     ),
     budget_s: float = typer.Option(
         540.0, help="training time budget in seconds, shared by members"
