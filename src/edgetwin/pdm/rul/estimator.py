@@ -239,7 +239,6 @@ class CnnRulRegressor:
             [rng.permutation(np.arange(n_eng) % self.n_folds) for _ in range(self.n_repeats)]
         )
         self.n_features_ = int(xs[0].shape[2])
-        n_members = self.n_folds * self.n_repeats
         tasks = [
             (r * self.n_folds + f, np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f))
             for r, fold_of in enumerate(self.fold_of_)
@@ -254,7 +253,7 @@ class CnnRulRegressor:
         self.oof_rmse_per_repeat_: list[float] = []
         rep_true: list[np.ndarray] = []
         rep_pred: list[np.ndarray] = []
-        for (k, _, va), (model, pred, epochs, seconds, budget) in zip(tasks, trained, strict=True):
+        for (k, _, va), (model, pred, epochs, seconds, _) in zip(tasks, trained, strict=True):
             members.append(model)
             bounds = np.cumsum([0] + [len(ys[i]) for i in va])
             yva = np.concatenate([ys[i] for i in va])
@@ -265,18 +264,6 @@ class CnnRulRegressor:
             self.member_epochs_.append(epochs)
             self.member_seconds_.append(seconds)
             self.member_holdout_.append(va)
-            log.info(
-                "member %d/%d (repeat %d, fold %d): %d epochs in %.0f s (budget %.0f s), "
-                "fold RMSE %.2f",
-                k + 1,
-                n_members,
-                k // self.n_folds + 1,
-                k % self.n_folds + 1,
-                epochs,
-                seconds,
-                budget,
-                rmse(yva, pred),
-            )
             if (k + 1) % self.n_folds == 0:  # a repeat is complete: its single-member OOF RMSE
                 self.oof_rmse_per_repeat_.append(
                     rmse(np.concatenate(rep_true), np.concatenate(rep_pred))
@@ -317,6 +304,26 @@ class CnnRulRegressor:
         """
         n_members = len(tasks)
 
+        def done(k: int, va: np.ndarray, res: tuple[Any, np.ndarray, int, float, float]) -> None:
+            _, pred, epochs, seconds, budget = res
+            log.info(
+                "member %d/%d (repeat %d, fold %d): %d epochs in %.0f s (budget %.0f s), "
+                "fold RMSE %.2f",
+                k + 1,
+                n_members,
+                k // self.n_folds + 1,
+                k % self.n_folds + 1,
+                epochs,
+                seconds,
+                budget,
+                rmse(np.concatenate([ys[i] for i in va]), pred),
+            )
+            if progress is not None:
+                progress(len(out) + len(results), n_members)
+
+        out: list[tuple[Any, np.ndarray, int, float, float]] = []
+        results: dict[int, tuple[Any, np.ndarray, int, float, float]] = {}
+
         def split(
             tr: np.ndarray, va: np.ndarray
         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -327,7 +334,6 @@ class CnnRulRegressor:
                 np.concatenate([ys[i] for i in va]),
             )
 
-        out: list[tuple[Any, np.ndarray, int, float, float]] = []
         if self.n_jobs <= 1:
             for k, tr, va in tasks:
                 budget = (self.time_budget_s - (time.perf_counter() - t0)) / (n_members - k)
@@ -336,15 +342,13 @@ class CnnRulRegressor:
                     *split(tr, va), seed=self.random_state * 100 + k, budget_s=budget
                 )
                 out.append((model, pred, epochs, time.perf_counter() - start, budget))
-                if progress is not None:
-                    progress(k + 1, n_members)
+                done(k, va, out[-1])
             return out
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         deadline = time.monotonic() + self.time_budget_s - (time.perf_counter() - t0)
         spec = {**self.get_params(), "n_jobs": 1}
-        results: dict[int, tuple[Any, np.ndarray, int, float, float]] = {}
         with ProcessPoolExecutor(
             self.n_jobs,
             mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded torch
@@ -361,13 +365,13 @@ class CnnRulRegressor:
                     deadline,
                     n_members,
                     self.n_jobs,
-                ): k
+                ): (k, va)
                 for k, tr, va in tasks
             }
             for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                if progress is not None:
-                    progress(len(results), n_members)
+                k, va = futures[fut]
+                results[k] = fut.result()
+                done(k, va, results[k])
         return [results[k] for k, _, _ in tasks]
 
     def _train_member(
