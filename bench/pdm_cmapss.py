@@ -294,7 +294,14 @@ def _ms(values: list[float], fmt: str = ".2f") -> str:
     return f"{a.mean():{fmt}} ± {a.std(ddof=1) if a.size > 1 else 0.0:{fmt}}"
 
 
-def report(rows: list[dict], seeds: list[int], threads: int, params: dict | None = None) -> None:
+def report(
+    rows: list[dict],
+    seeds: list[int],
+    threads: int,
+    params: dict | None = None,
+    peak_mib: float | None = None,
+) -> None:
+    """Print the tables; ``peak_mib``: the bench runs' peak RSS (default: this process's)."""
     import onnxruntime
     import torch
 
@@ -377,8 +384,14 @@ def report(rows: list[dict], seeds: list[int], threads: int, params: dict | None
                 f"{np.median([v['int8_us'] for v in vals]):>11.1f}"
                 f"{np.median([v['speedup'] for v in vals]):>9.2f}x{'>= 2.5x':>8}"
             )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\npeak memory (RSS) of this run: {peak:.0f} MiB")
+    if peak_mib is None:
+        print(f"\npeak memory (RSS) of this run: {_peak_mib():.0f} MiB")
+    else:
+        print(f"\npeak memory (RSS) of the runs whose rows are shown: {peak_mib:.0f} MiB")
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -470,7 +483,8 @@ def main(argv: list[str] | None = None) -> int:
         seeds = sorted({r["seed"] for r in rows})
         if len({json.dumps(d["params"], sort_keys=True) for d in saved}) > 1:
             raise SystemExit("--load-rows: the files were run with different --set overrides")
-        report(rows, seeds, saved[0]["threads"], saved[0]["params"])
+        peaks = [d["peak_rss_mib"] for d in saved if "peak_rss_mib" in d]
+        report(rows, seeds, saved[0]["threads"], saved[0]["params"], max(peaks) if peaks else None)
         return 0
     if args.screen:
         rows = [
@@ -510,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.save_rows:
         import json
 
-        doc = {"threads": args.threads, "params": params, "rows": rows}
+        doc = {"threads": args.threads, "params": params, "rows": rows, "peak_rss_mib": _peak_mib()}
         args.save_rows.write_text(json.dumps(doc, default=float, indent=1))
     report(rows, args.seeds, args.threads, params)
     return 0
