@@ -93,7 +93,8 @@ class CnnRulRegressor:
     n_threads: torch intra-op threads (of each worker process when ``n_jobs > 1``).
     n_jobs: members trained at the same time, in spawned worker processes (1: one by one in
         this process). Each member seeds its own generators, so the members do not depend on
-        it; ``n_jobs=2, n_threads=1`` uses two cores better than one process with 2 threads.
+        it; ``n_jobs=2, n_threads=1`` (what ``train-rul`` uses) runs two members on two cores
+        (one process with ``n_threads=2`` was not timed against it).
         Workers are spawned, so a script that fits with ``n_jobs > 1`` needs the usual
         ``if __name__ == "__main__":`` guard.
     max_engines: train on the first engines only (for quick tests); None = all.
