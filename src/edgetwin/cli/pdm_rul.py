@@ -19,7 +19,7 @@ def train_rul(
     seed: int = typer.Option(0, help="seed of the engine folds and of the networks"),
     folds: int = typer.Option(10, help="engine folds per repeat (one member per fold)"),
     repeats: int = typer.Option(
-        2, help="engine partitions (repeated k-fold): folds x repeats members in all"
+        1, help="engine partitions (repeated k-fold): folds x repeats members in all"
     ),
     window: int = typer.Option(40, help="cycles of history the model reads"),
     max_epochs: int = typer.Option(40, help="epoch limit per member (early stopping decides)"),
@@ -61,10 +61,15 @@ def train_rul(
     with console.status("exporting ONNX, INT8 twin, manifest"):
         path = export_module(est, runs, out, name=name)
     norm = est.normalizer_
+    unseen = (
+        "the member that never saw its engine"
+        if repeats == 1
+        else f"mean of the {repeats} members that never saw its engine"
+    )
     console.print(
         f"regimes found: {norm.n_regimes_}; sensors kept: {len(norm.sensor_columns_)}; "
         f"members: {len(est.member_epochs_)} (epochs {est.member_epochs_}); out-of-fold RMSE "
-        f"(all windows, mean of the {repeats} member(s) that never saw each engine): "
+        f"(all windows, each from {unseen}): "
         f"{est.oof_rmse_:.2f} cycles; trained in {est.train_seconds_:.0f} s",
         highlight=False,
     )

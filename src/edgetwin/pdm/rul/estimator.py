@@ -54,8 +54,8 @@ class CnnRulRegressor:
         members in all, folded into the one grouped graph. Every engine is held out exactly
         once per repeat, so its out-of-fold prediction (conformal calibration, ``oof_rmse_``)
         is the mean of the ``n_repeats`` members that never saw it. 1 = plain k-fold (the
-        default before 2026-11-25); 2 (20 members) lowered the out-of-fold RMSE on FD001 and
-        FD002, see docs/pdm_rul.md.
+        default). 2 (20 members) left the test split level (3 seeds) at 1.7-1.9x the
+        inference time, so it is an option, not the default; see docs/pdm_rul.md.
     max_epochs, patience: early stopping on the held-out fold's RMSE.
     batch_size, lr, weight_decay: AdamW settings.
     samples_per_epoch: windows drawn per epoch (neighbouring windows overlap heavily, so a
@@ -106,7 +106,7 @@ class CnnRulRegressor:
         window: int = 40,
         cap_cycles: float = 125.0,
         n_folds: int = 10,
-        n_repeats: int = 2,
+        n_repeats: int = 1,
         n_jobs: int = 1,
         max_epochs: int = 40,
         patience: int = 8,
