@@ -1,0 +1,70 @@
+"""Bench reports print for held-out data sets that have no published row or target (FD003...)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bench(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", ROOT / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _row(subset: str, rmse: float) -> dict:
+    speed = [
+        {"threads": 1, "batch": "1", "fp32_us": 40.0, "int8_us": 20.0, "speedup": 2.0},
+    ]
+    return {
+        "subset": subset,
+        "seed": 0,
+        "train_s": 9.0,
+        "regimes": 1,
+        "epochs": [1, 1],
+        "oof_rmse": rmse + 1.0,
+        "oof_per_repeat": [rmse + 1.0],
+        "rmse": rmse,
+        "score": 500.0,
+        "int8_rmse": rmse * 1.01,
+        "int8_score": 510.0,
+        "rmse_phm": rmse,
+        "score_phm": 400.0,
+        "rmse_raw": rmse + 2.0,
+        "score_raw": 600.0,
+        "coverage": 0.9,
+        "coverage_raw": 0.85,
+        "coverage_target": 0.9,
+        "interval_width": 50.0,
+        "p50_ms": 0.1,
+        "p99_ms": 0.2,
+        "p50_ms_int8": 0.1,
+        "p99_ms_int8": 0.2,
+        "int8_speed": speed,
+    }
+
+
+def test_cmapss_report_copes_with_unpublished_subset(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("torch")
+    bench = _bench("pdm_cmapss")
+    bench.report([_row("FD001", 12.0), _row("FD003", 14.0)], [0], 1)
+    out = capsys.readouterr().out
+    fd003 = out[out.index("\nFD003") :]
+    assert "no published figure for FD003" in fd003
+    assert "no target for FD003 in the issue" in fd003
+    assert "target (mean over seeds" not in fd003
+    # FD001 keeps its published rows and the target verdict (12.0 > 11.0 -> not met)
+    fd001 = out[out.index("\nFD001") : out.index("\nFD003")]
+    assert "published MTSTAN" in fd001
+    assert "NOT MET" in fd001
+    assert "14.00 ± 0.00" in fd003
