@@ -68,3 +68,39 @@ def test_cmapss_report_copes_with_unpublished_subset(capsys: pytest.CaptureFixtu
     assert "published MTSTAN" in fd001
     assert "NOT MET" in fd001
     assert "14.00 ± 0.00" in fd003
+
+
+def test_skab_bench_finds_every_run_folder(tmp_path: Path) -> None:
+    bench = _bench("pdm_skab")
+    for name in ("anomaly-free", "other", "valve2", "valve1", "empty"):
+        (tmp_path / name).mkdir()
+    for name in ("anomaly-free", "other", "valve2", "valve1"):
+        (tmp_path / name / "0.csv").write_text("datetime;x\n")
+    (tmp_path / "README.md").write_text("not a folder")
+    assert bench.skab_folders(tmp_path) == ["valve1", "other", "valve2"]
+
+
+def test_tep_bench_covers_held_out_faults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = _bench("pdm_skab")
+    for f in (0, 1, 2, 11, 21):
+        (tmp_path / f"d{f:02d}.dat").write_text("")
+        (tmp_path / f"d{f:02d}_te.dat").write_text("")
+    (tmp_path / "d05.dat").write_text("")  # training file without a test file: not a fault run
+    assert bench.tep_faults(tmp_path) == [1, 2, 11, 21]
+    rates = {0: 0.05, 1: 0.9, 2: 0.7, 11: 0.4, 21: 0.2}
+    res = {"rates": {"module": rates, "pca11_t2": rates}, "faults": [1, 2, 11, 21]}
+    bench.print_tep(res)
+    out = capsys.readouterr().out
+    rows = {
+        line.split()[0] + (" " + line.split()[1] if line.startswith("mean") else ""): line
+        for line in out.splitlines()
+        if line[:1].isdigit() or line.startswith("mean")
+    }
+    assert rows["21"].split()[1] == "0.200"
+    assert rows["21"].split()[-1] == "-"  # no published figure quoted for fault 21
+    assert rows["1"].split()[-2:] == ["0.992", "0.998"]
+    assert rows["mean 1-10"].split()[2] == "0.800"
+    assert rows["mean 11+"].split()[2] == "0.300"
+    assert rows["mean all"].split()[2] == "0.550"
