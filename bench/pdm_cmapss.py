@@ -7,7 +7,7 @@ module's numpy pre- and post-processing), fp32 and INT8, not on the torch traini
 Scores are given against the truth capped at 125 (what most published FD002 figures use) and
 against the raw truth; compare like with like.
 
-    python bench/pdm_cmapss.py                      # FD001 and FD002, seeds 0 1 2, 2 threads
+    python bench/pdm_cmapss.py                      # every subset in the folder (FD001 FD002), seeds 0 1 2, 2 threads
     python bench/pdm_cmapss.py --subsets FD001 --seeds 0 --keep artifacts/rul_fd001.zip
     python bench/pdm_cmapss.py --speed artifacts/rul_fd001.zip --speed-threads 1 --rounds 11
                                                      # INT8 vs fp32 of built modules, no training
@@ -45,6 +45,16 @@ PUBLISHED = {
     "FD002": [("TCNN-Transformer", 14.75, None), ("KGHM", 13.25, None), ("FFVE", 12.55, 772.0)],
 }
 TARGETS = {"FD001": (11.0, 200.0), "FD002": (13.0, 900.0)}
+
+
+def find_subsets(root: Path) -> list[str]:
+    """Subsets with train, test and RUL files in ``root``, sorted (FD001... and any other)."""
+    if not root.is_dir():
+        return []
+    names = (p.name.removeprefix("train_").removesuffix(".txt") for p in root.glob("train_*.txt"))
+    return sorted(
+        n for n in names if (root / f"test_{n}.txt").is_file() and (root / f"RUL_{n}.txt").is_file()
+    )
 
 
 def _data_root(arg: str | None) -> Path:
@@ -406,7 +416,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--data", help="folder with train/test/RUL_FD00x.txt (default $EDGETWIN_DATA/cmapss)"
     )
-    ap.add_argument("--subsets", nargs="+", default=["FD001", "FD002"])
+    ap.add_argument(
+        "--subsets",
+        nargs="+",
+        help="C-MAPSS subsets (default: every train_<subset>.txt in --data with its test and RUL "
+        "files; FD001 FD002 in the shared folder, FD003/FD004 too where present)",
+    )
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
@@ -461,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     root = _data_root(args.data)
+    if not args.subsets:
+        args.subsets = find_subsets(root) or ["FD001", "FD002"]
     if args.speed:
         from edgetwin.pdm.datasets.cmapss import load_runs
 

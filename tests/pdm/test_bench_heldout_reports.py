@@ -104,3 +104,13 @@ def test_tep_bench_covers_held_out_faults(
     assert rows["mean 1-10"].split()[2] == "0.800"
     assert rows["mean 11+"].split()[2] == "0.300"
     assert rows["mean all"].split()[2] == "0.550"
+
+
+def test_cmapss_bench_default_subsets_are_the_files_present(tmp_path: Path) -> None:
+    bench = _bench("pdm_cmapss")
+    for sub in ("FD001", "FD002", "FD003", "FD004"):
+        for kind in ("train", "test", "RUL"):
+            (tmp_path / f"{kind}_{sub}.txt").write_text("")
+    (tmp_path / "RUL_FD004.txt").unlink()  # incomplete subset: not offered
+    assert bench.find_subsets(tmp_path) == ["FD001", "FD002", "FD003"]
+    assert bench.find_subsets(tmp_path / "missing") == []
