@@ -114,3 +114,34 @@ def test_cmapss_bench_default_subsets_are_the_files_present(tmp_path: Path) -> N
     (tmp_path / "RUL_FD004.txt").unlink()  # incomplete subset: not offered
     assert bench.find_subsets(tmp_path) == ["FD001", "FD002", "FD003"]
     assert bench.find_subsets(tmp_path / "missing") == []
+
+
+def test_cwru_bench_skips_splits_the_files_cannot_support(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import numpy as np
+
+    from edgetwin.pdm.datasets.cwru import CwruFile, CwruRecord
+
+    bench = _bench("pdm_cwru")
+    # held-out CWRU: faults at 3 hp only, no normal file -> no load to leave out
+    records = [
+        CwruRecord(
+            CwruFile(Path(f"{code}{size}_3_{no}.mat"), label, size / 1000, 3, no),
+            np.zeros(36000),
+            1730.0,
+        )
+        for no, (code, label, size) in enumerate(
+            [(c, lab, s) for c, lab in (("IR", "inner_race"), ("B", "ball")) for s in (7, 14)],
+            start=200,
+        )
+    ]
+    assert bench.feasible_splits(records) == ["random", "bearing"]
+    assert "load split: skipped" in capsys.readouterr().out
+    two_loads = [
+        *records,
+        CwruRecord(
+            CwruFile(Path("IR007_2_1.mat"), "inner_race", 0.007, 2, 1), np.zeros(36000), 1750.0
+        ),
+    ]
+    assert bench.feasible_splits(two_loads) == ["random", "load", "bearing"]
