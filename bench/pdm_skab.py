@@ -11,7 +11,7 @@ Prints, from one run on the real data:
 2. TEP (d00 -> every dNN_te in the folder: d01..d10 shared, d11..d21 held out): detection rate per fault for the same detector (module) beside
    PCA T2/SPE baselines fitted on the same d00 rows and the published PCA figures.
 
-    .venv/bin/python bench/pdm_skab.py [--skab DIR] [--folders valve1 ...] [--tep DIR] [--out results.json] [--sensitivity]
+    .venv/bin/python bench/pdm_skab.py [--skab DIR...] [--folders valve1 ...] [--tep DIR...] [--out results.json] [--sensitivity]
 """
 
 from __future__ import annotations
@@ -115,6 +115,31 @@ def cross_validated(free: list, runs: list, folds: list[list[int]], **kw: object
         for i in test:
             flags[i] = det.predict_run(runs[i].values).flags
     return evaluate_flags(runs, flags)  # type: ignore[arg-type]
+
+
+def merge_roots(roots: list[Path], normal: list[str], default: Path, into: Path) -> Path | None:
+    """One folder view of several data roots (the shared copy beside ``holdout/...``).
+
+    Held-out SKAB/TEP folders hold only run/fault files; the normal entries the protocol trains
+    on (``normal``: anomaly-free, d00) live in the shared copy. A single root that has them all
+    is used as is; otherwise ``into`` gets links to every entry of the roots (earlier roots win)
+    plus the missing normal entries from ``default``, each named in a printed note. None when no
+    root exists."""
+    found = [r for r in roots if r.is_dir()]
+    if not found:
+        return None
+    if len(found) == 1 and all((found[0] / n).exists() for n in normal):
+        return found[0]
+    into.mkdir(parents=True, exist_ok=True)
+    for root in found:
+        for entry in sorted(root.iterdir()):
+            if not (into / entry.name).exists():
+                (into / entry.name).symlink_to(entry.resolve())
+    for name in normal:
+        if not (into / name).exists() and (default / name).exists():
+            print(f"{name}: not under {', '.join(map(str, found))}; taken from {default}")
+            (into / name).symlink_to((default / name).resolve())
+    return into
 
 
 def skab_folders(skab: Path) -> list[str]:
@@ -512,8 +537,22 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--skab", type=Path, default=_default_data("skab"))
-    ap.add_argument("--tep", type=Path, default=_default_data("tep"))
+    ap.add_argument(
+        "--skab",
+        type=Path,
+        nargs="+",
+        default=[_default_data("skab")],
+        help="SKAB root(s), e.g. the shared copy and holdout/skab; anomaly-free is taken from the "
+        "shared copy when none of them has it",
+    )
+    ap.add_argument(
+        "--tep",
+        type=Path,
+        nargs="+",
+        default=[_default_data("tep")],
+        help="TEP folder(s), e.g. the shared copy and holdout/tep; d00.dat/d00_te.dat are taken "
+        "from the shared copy when none of them has them",
+    )
     ap.add_argument(
         "--folders",
         nargs="+",
@@ -530,48 +569,53 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     results: dict = {}
-    with tempfile.TemporaryDirectory() as td:
+    with tempfile.TemporaryDirectory() as td, tempfile.TemporaryDirectory() as vd:
         tmp = Path(td)
-        if args.skab.is_dir() and not (args.skab / FREE_FOLDER).is_dir():
+        skab = merge_roots(args.skab, [FREE_FOLDER], _default_data("skab"), Path(vd) / "skab")
+        tep = merge_roots(
+            args.tep, ["d00.dat", "d00_te.dat"], _default_data("tep"), Path(vd) / "tep"
+        )
+        if skab is not None and not (skab / FREE_FOLDER).is_dir():
             print(
-                f"SKAB: {args.skab} has no '{FREE_FOLDER}' folder (the normal training run); "
-                "pass --skab a root holding it beside the run folders; skipped"
+                f"SKAB: no '{FREE_FOLDER}' folder (the normal training run) under "
+                f"{', '.join(map(str, args.skab))} nor in the shared copy; skipped"
             )
-        elif args.skab.is_dir():
-            folders = args.folders or skab_folders(args.skab)
-            print(f"SKAB run folders under {args.skab}: {', '.join(folders) or 'none'}")
+        elif skab is not None:
+            folders = args.folders or skab_folders(skab)
+            print(
+                f"SKAB run folders under {', '.join(map(str, args.skab))}: "
+                f"{', '.join(folders) or 'none'}"
+            )
             results["skab"] = {}
             for folder in folders:
-                results["skab"][folder] = bench_skab(args.skab, tmp, args.repeats, folder)
+                results["skab"][folder] = bench_skab(skab, tmp, args.repeats, folder)
                 print_skab(results["skab"][folder])
             if len(folders) > 1:
-                pooled = pooled_skab(args.skab, folders, tmp)
+                pooled = pooled_skab(skab, folders, tmp)
                 results["skab_all_folders"] = pooled
                 print_pooled(pooled, folders)
         else:
-            print(f"SKAB data not found at {args.skab}; skipped")
-        if args.tep.is_dir() and not all(
-            (args.tep / n).is_file() for n in ("d00.dat", "d00_te.dat")
-        ):
+            print(f"SKAB data not found at {', '.join(map(str, args.skab))}; skipped")
+        if tep is not None and not all((tep / n).is_file() for n in ("d00.dat", "d00_te.dat")):
             print(
-                f"TEP: {args.tep} lacks d00.dat/d00_te.dat (normal training and false-alarm "
-                "files); pass --tep a folder holding them beside the dNN fault files; skipped"
+                f"TEP: no d00.dat/d00_te.dat (normal training and false-alarm files) under "
+                f"{', '.join(map(str, args.tep))} nor in the shared copy; skipped"
             )
-        elif args.tep.is_dir():
-            results["tep"] = bench_tep(args.tep, tmp)
+        elif tep is not None:
+            results["tep"] = bench_tep(tep, tmp)
             print_tep(results["tep"])
         else:
-            print(f"TEP data not found at {args.tep}; skipped")
+            print(f"TEP data not found at {', '.join(map(str, args.tep))}; skipped")
         if args.keep_modules:
             args.keep_modules.mkdir(parents=True, exist_ok=True)
             for p in tmp.glob("*.zip"):
                 (args.keep_modules / p.name).write_bytes(p.read_bytes())
-    if args.sensitivity and args.skab.is_dir():
-        first = (args.folders or skab_folders(args.skab) or ["valve1"])[0]
-        print(f"\n== sensitivity ({first}; one knob at a time around the defaults) ==")
-        results["sensitivity"] = sensitivity(args.skab, first)
-    if args.tsad_src:
-        crosscheck_tsad(args.skab, args.tsad_src)
+        if args.sensitivity and skab is not None and (skab / FREE_FOLDER).is_dir():
+            first = (args.folders or skab_folders(skab) or ["valve1"])[0]
+            print(f"\n== sensitivity ({first}; one knob at a time around the defaults) ==")
+            results["sensitivity"] = sensitivity(skab, first)
+        if args.tsad_src and skab is not None:
+            crosscheck_tsad(skab, args.tsad_src)
     results["peak_rss_mib"] = _peak_mib()
     print(f"\npeak RSS {results['peak_rss_mib']:.0f} MiB; python {sys.version.split()[0]}")
     if args.out:

@@ -145,3 +145,27 @@ def test_cwru_bench_skips_splits_the_files_cannot_support(
         ),
     ]
     assert bench.feasible_splits(two_loads) == ["random", "load", "bearing"]
+
+
+def test_skab_bench_merges_holdout_with_the_shared_normal_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = _bench("pdm_skab")
+    shared, holdout = tmp_path / "shared", tmp_path / "holdout"
+    for d in (shared / "anomaly-free", shared / "valve1", holdout / "valve2", holdout / "other"):
+        d.mkdir(parents=True)
+        (d / "0.csv").write_text(d.name)
+    # a single complete root is used as it is
+    assert bench.merge_roots([shared], ["anomaly-free"], shared, tmp_path / "v0") == shared
+    assert bench.merge_roots([tmp_path / "nope"], ["anomaly-free"], shared, tmp_path / "v") is None
+    # held-out root alone: its folders, plus anomaly-free from the shared copy (named)
+    view = bench.merge_roots([holdout], ["anomaly-free"], shared, tmp_path / "v1")
+    assert view is not None and view != holdout
+    assert sorted(p.name for p in view.iterdir()) == ["anomaly-free", "other", "valve2"]
+    assert (view / "anomaly-free" / "0.csv").read_text() == "anomaly-free"
+    assert "anomaly-free: not under" in capsys.readouterr().out
+    assert bench.skab_folders(view) == ["other", "valve2"]
+    # shared + held-out: every folder once
+    both = bench.merge_roots([shared, holdout], ["anomaly-free"], shared, tmp_path / "v2")
+    assert both is not None
+    assert bench.skab_folders(both) == ["valve1", "other", "valve2"]
