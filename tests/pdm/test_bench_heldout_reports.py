@@ -169,3 +169,24 @@ def test_skab_bench_merges_holdout_with_the_shared_normal_data(
     both = bench.merge_roots([shared, holdout], ["anomaly-free"], shared, tmp_path / "v2")
     assert both is not None
     assert bench.skab_folders(both) == ["valve1", "other", "valve2"]
+
+
+def test_train_diagnosis_protocols_skip_what_one_load_cannot_support() -> None:
+    import numpy as np
+    from rich.console import Console
+
+    from edgetwin.cli.pdm_diagnosis import _possible_splits
+    from edgetwin.pdm.datasets.cwru import CwruFile, CwruRecord
+
+    records = [
+        CwruRecord(
+            CwruFile(Path(f"{code}_3_{no}.mat"), label, size / 1000, 3, no), np.zeros(36000), 1730.0
+        )
+        for no, (code, label, size) in enumerate(
+            [("IR007", "inner_race", 7), ("IR014", "inner_race", 14), ("B007", "ball", 7)],
+            start=300,
+        )
+    ]
+    console = Console(record=True, width=200)
+    assert _possible_splits(records, ["load", "bearing"], console) == ["bearing"]
+    assert "load split skipped" in console.export_text()
