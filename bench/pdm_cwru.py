@@ -42,7 +42,6 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from edgetwin.core.errors import DataError  # noqa: E402
 from edgetwin.edge import EdgeModule  # noqa: E402
 from edgetwin.pdm.datasets.cwru import CLASSES, load_records  # noqa: E402
 from edgetwin.pdm.diagnose.experts import DiagnosisExperts  # noqa: E402
@@ -53,7 +52,7 @@ from edgetwin.pdm.diagnose.module import (  # noqa: E402
     module_predict,
     module_predictor,
 )
-from edgetwin.pdm.diagnose.splits import make_folds, record_windows  # noqa: E402
+from edgetwin.pdm.diagnose.splits import feasible_splits, make_folds, record_windows  # noqa: E402
 from edgetwin.pdm.diagnose.train import (  # noqa: E402
     FeatureCache,
     SplitResult,
@@ -219,20 +218,13 @@ def accuracy_table(ours: dict[str, SplitResult], others: dict[str, dict[str, Spl
         print(f"{name:<62} {split:<8} {_pct(acc):>8} {_pct(o):>7} {o / acc:11.2f} {_pct(phys):>14}")
 
 
-def feasible_splits(records: list) -> list[str]:
-    """The protocols these files allow, in `SPLITS` order; the others are named with the reason.
-
-    Held-out acceptance may give one load only (CWRU 3 hp, no normal file): the load split then
-    has nothing to leave out, and the bench reports the splits it can run instead of failing."""
-    out = []
-    for split in SPLITS:
-        try:
-            make_folds(records, split)
-        except DataError as exc:
-            print(f"{split} split: skipped ({exc})")
-            continue
-        out.append(split)
-    return out
+def runnable_splits(records: list) -> list[str]:
+    """The protocols these files allow, in `SPLITS` order; the others are named with the reason
+    (held-out 3 hp alone has one load: no load split)."""
+    ok, skipped = feasible_splits(records, SPLITS)
+    for split, reason in skipped.items():
+        print(f"{split} split: skipped ({reason})")
+    return ok
 
 
 def confusion_tables(ours: dict[str, SplitResult]) -> None:
@@ -361,7 +353,7 @@ def main() -> None:
     records = load_records(args.data)
     params = feature_params(records[0].rate_hz)
     print(f"CWRU: {len(records)} files from {', '.join(map(str, args.data))}")
-    splits = feasible_splits(records)
+    splits = runnable_splits(records)
     if not splits:
         print("no protocol can run on these files; give CWRU files at several loads or sizes")
         return

@@ -136,7 +136,7 @@ def test_cwru_bench_skips_splits_the_files_cannot_support(
             start=200,
         )
     ]
-    assert bench.feasible_splits(records) == ["random", "bearing"]
+    assert bench.runnable_splits(records) == ["random", "bearing"]
     assert "load split: skipped" in capsys.readouterr().out
     two_loads = [
         *records,
@@ -144,7 +144,7 @@ def test_cwru_bench_skips_splits_the_files_cannot_support(
             CwruFile(Path("IR007_2_1.mat"), "inner_race", 0.007, 2, 1), np.zeros(36000), 1750.0
         ),
     ]
-    assert bench.feasible_splits(two_loads) == ["random", "load", "bearing"]
+    assert bench.runnable_splits(two_loads) == ["random", "load", "bearing"]
 
 
 def test_skab_bench_merges_holdout_with_the_shared_normal_data(

@@ -46,22 +46,16 @@ HEALTH_HELP = (
 
 
 def _possible_splits(records: list[Any], splits: list[str], console: Console) -> list[str]:
-    """The protocols these files allow; the others are named with the reason and skipped.
+    """The protocols these files allow (`feasible_splits`); the others are named and skipped.
 
     E.g. held-out CWRU 3 hp alone has one load, so there is no load to leave out: the module is
     still trained and shipped, with the bearing protocol's figures only."""
-    from edgetwin.core.errors import DataError
-    from edgetwin.pdm.diagnose.splits import make_folds
+    from edgetwin.pdm.diagnose.splits import feasible_splits
 
-    out = []
-    for split in splits:
-        try:
-            make_folds(records, split)
-        except DataError as exc:
-            console.print(f"{split} split skipped: {exc}")
-            continue
-        out.append(split)
-    return out
+    ok, skipped = feasible_splits(records, splits)
+    for split, reason in skipped.items():
+        console.print(f"{split} split skipped: {reason}")
+    return ok
 
 
 def _run_protocols(

@@ -124,3 +124,23 @@ def make_folds(
     if split == "bearing":
         return _grouped(records, "size_in", window, hop, split)
     raise ConfigError(f"split={split!r}: choose one of {', '.join(SPLITS)}")
+
+
+def feasible_splits(
+    records: Sequence[CwruRecord], splits: Sequence[str]
+) -> tuple[list[str], dict[str, str]]:
+    """The protocols of `splits` these files allow, and why each other one cannot run.
+
+    Held-out acceptance may hand over one load only (CWRU 3 hp, no normal file): the load split
+    then has nothing to leave out. Benches and `train-diagnosis` run what the files allow and
+    name the rest, instead of failing after the work of the other splits."""
+    ok: list[str] = []
+    skipped: dict[str, str] = {}
+    for split in splits:
+        try:
+            make_folds(records, split)
+        except DataError as exc:
+            skipped[split] = str(exc)
+            continue
+        ok.append(split)
+    return ok, skipped
