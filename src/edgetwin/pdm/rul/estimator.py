@@ -327,22 +327,12 @@ class CnnRulRegressor:
         out: list[tuple[Any, np.ndarray, int, float, float]] = []
         results: dict[int, tuple[Any, np.ndarray, int, float, float]] = {}
 
-        def split(
-            tr: np.ndarray, va: np.ndarray
-        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-            return (
-                np.concatenate([xs[i] for i in tr]),
-                np.concatenate([ys[i] for i in tr]),
-                np.concatenate([xs[i] for i in va]),
-                np.concatenate([ys[i] for i in va]),
-            )
-
         if self.n_jobs <= 1:
             for k, tr, va in tasks:
                 budget = (self.time_budget_s - (time.perf_counter() - t0)) / (n_members - k)
                 start = time.perf_counter()
                 model, pred, epochs = self._train_member(
-                    *split(tr, va), seed=self.random_state * 100 + k, budget_s=budget
+                    *_fold_arrays(xs, ys, tr, va), seed=self.random_state * 100 + k, budget_s=budget
                 )
                 out.append((model, pred, epochs, time.perf_counter() - start, budget))
                 done(k, va, out[-1])
@@ -481,6 +471,19 @@ class CnnRulRegressor:
         )
 
 
+def _fold_arrays(
+    xs: list[np.ndarray], ys: list[np.ndarray], tr: np.ndarray, va: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Windows and targets of the training engines ``tr`` and the held-out engines ``va``
+    (what one member trains and stops early on, in this process or a worker)."""
+    return (
+        np.concatenate([xs[i] for i in tr]),
+        np.concatenate([ys[i] for i in tr]),
+        np.concatenate([xs[i] for i in va]),
+        np.concatenate([ys[i] for i in va]),
+    )
+
+
 #: Per worker process: the estimator (its hyper-parameters) and the engines' windows / targets.
 _WORKER: dict[str, Any] = {}
 
@@ -511,12 +514,7 @@ def _worker_member(
     budget = min(left, left * n_jobs / (n_members - k))
     start = time.perf_counter()
     model, pred, epochs = est._train_member(
-        np.concatenate([xs[i] for i in tr]),
-        np.concatenate([ys[i] for i in tr]),
-        np.concatenate([xs[i] for i in va]),
-        np.concatenate([ys[i] for i in va]),
-        seed=seed,
-        budget_s=budget,
+        *_fold_arrays(xs, ys, tr, va), seed=seed, budget_s=budget
     )
     return model, pred, epochs, time.perf_counter() - start, budget
 
