@@ -274,6 +274,27 @@ def sensitivity(skab: Path, folder: str = "valve1") -> list[dict]:
     return out
 
 
+SKAB_HEADER = ["method", "F1", "FAR", "MAR", "NAB std", "NAB lowFP", "NAB lowFN", "F1/Conv-AE"]
+SKAB_WIDTHS = [44, 6, 6, 6, 9, 9, 9, 12]
+
+
+def _metric_row(name: str, m: dict) -> str:
+    """One measured row of the SKAB tables (rates in %, F1 also as a ratio to Conv-AE's 0.78)."""
+    return _row(
+        [
+            name,
+            _fmt(m["f1"]),
+            _fmt(m["far"], True),
+            _fmt(m["mar"], True),
+            f"{m['nab_standard']:.1f}",
+            f"{m['nab_low_fp']:.1f}",
+            f"{m['nab_low_fn']:.1f}",
+            f"{m['f1'] / 0.78:.2f}",
+        ],
+        SKAB_WIDTHS,
+    )
+
+
 def print_skab(res: dict) -> None:
     folder = res.get("folder", "valve1")
     print(
@@ -285,10 +306,8 @@ def print_skab(res: dict) -> None:
     print(
         "NAB: 60 s window after each changepoint ('righter'), SKAB/tsad 0.19.4 scoring; rates in %.\n"
     )
-    w = [44, 6, 6, 6, 9, 9, 9, 12]
-    print(
-        _row(["method", "F1", "FAR", "MAR", "NAB std", "NAB lowFP", "NAB lowFN", "F1/Conv-AE"], w)
-    )
+    w = SKAB_WIDTHS
+    print(_row(SKAB_HEADER, w))
     ab = res["ablations"]
     for name, m in (
         ("ours v0.2: MEWMA-T2 module", res["ours"]),
@@ -299,21 +318,7 @@ def print_skab(res: dict) -> None:
         ("  ablation: no hysteresis", ab["no_hysteresis"]),
         ("PCA T2+SPE per run (this run, 99% limits)", res["pca_t2_spe_per_run"]),
     ):
-        print(
-            _row(
-                [
-                    name,
-                    _fmt(m["f1"]),
-                    _fmt(m["far"], True),
-                    _fmt(m["mar"], True),
-                    f"{m['nab_standard']:.1f}",
-                    f"{m['nab_low_fp']:.1f}",
-                    f"{m['nab_low_fn']:.1f}",
-                    f"{m['f1'] / 0.78:.2f}",
-                ],
-                w,
-            )
-        )
+        print(_metric_row(name, m))
     # the previous version was measured on valve1 only; the leaderboard is over all folders
     previous = PREVIOUS_SKAB if folder == "valve1" else []
     for name, f1, far, mar, nab in previous + PUBLISHED_SKAB:
@@ -413,25 +418,8 @@ def print_pooled(m: dict, folders: list[str]) -> None:
         f"\n== SKAB, all folders pooled ({', '.join(folders)}; {m['n_runs']} runs, each flagged by "
         "its folder's module) =="
     )
-    w = [44, 6, 6, 6, 9, 9, 9, 12]
-    print(
-        _row(["method", "F1", "FAR", "MAR", "NAB std", "NAB lowFP", "NAB lowFN", "F1/Conv-AE"], w)
-    )
-    print(
-        _row(
-            [
-                "ours v0.2: MEWMA-T2 modules",
-                _fmt(m["f1"]),
-                _fmt(m["far"], True),
-                _fmt(m["mar"], True),
-                f"{m['nab_standard']:.1f}",
-                f"{m['nab_low_fp']:.1f}",
-                f"{m['nab_low_fn']:.1f}",
-                f"{m['f1'] / 0.78:.2f}",
-            ],
-            w,
-        )
-    )
+    print(_row(SKAB_HEADER, SKAB_WIDTHS))
+    print(_metric_row("ours v0.2: MEWMA-T2 modules", m))
 
 
 def print_tep(res: dict) -> None:
