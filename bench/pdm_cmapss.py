@@ -289,7 +289,7 @@ def run_one(
         "p99_ms_int8": p99_8,
         "int8_speed": speed,
     }
-    row.update({k: fp32[k] for k in (*METRIC_KEYS, "coverage_target")})
+    row.update({k: fp32[k] for k in (*METRIC_KEYS, "coverage_target", "by_truth")})
     logging.info(
         "%s seed %d: %s",
         subset,
@@ -297,6 +297,22 @@ def run_one(
         {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()},
     )
     return row
+
+
+def _error_bands(rs: list[dict]) -> None:
+    """Where the fp32 error sits, per band of capped true RUL, mean over seeds."""
+    print("error by true RUL (capped truth, fp32, mean over seeds; bias > 0 = predicted late):")
+    print(f"{'true RUL':>10}{'engines':>9}{'bias':>8}{'RMSE':>8}{'share of SE':>13}")
+    for i, band in enumerate(rs[0]["by_truth"]):
+        vals = [r["by_truth"][i] for r in rs]
+        if not band["engines"]:
+            print(f"{band['band']:>10}{0:>9}{'-':>8}{'-':>8}{'0 %':>13}")
+            continue
+        print(
+            f"{band['band']:>10}{band['engines']:>9}{np.mean([v['bias'] for v in vals]):>+8.1f}"
+            f"{np.mean([v['rmse'] for v in vals]):>8.1f}"
+            f"{100 * np.mean([v['sse_share'] for v in vals]):>11.0f} %"
+        )
 
 
 def _ms(values: list[float], fmt: str = ".2f") -> str:
@@ -372,6 +388,8 @@ def report(
             f"{_ms([r['oof_rmse'] for r in rs])}; single member, mean over repeats: "
             f"{_ms([float(np.mean(r['oof_per_repeat'])) for r in rs])}"
         )
+        if all("by_truth" in r for r in rs):  # rows saved before the breakdown existed lack it
+            _error_bands(rs)
         int8_rel = np.mean([abs(r["int8_rmse"] - r["rmse"]) / r["rmse"] for r in rs])
         print(f"INT8 vs fp32 RMSE: {100 * int8_rel:.2f} % (target within 2 %)")
         print(

@@ -56,8 +56,12 @@ def _row(subset: str, rmse: float) -> dict:
 def test_cmapss_report_copes_with_unpublished_subset(capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("torch")
+    from edgetwin.pdm.metrics import error_by_truth
+
     bench = _bench("pdm_cmapss")
-    bench.report([_row("FD001", 12.0), _row("FD003", 14.0)], [0], 1)
+    fd001_row = _row("FD001", 12.0)
+    fd001_row["by_truth"] = error_by_truth([10.0, 60.0, 125.0], [12.0, 70.0, 120.0], (50.0, 100.0))
+    bench.report([fd001_row, _row("FD003", 14.0)], [0], 1)  # FD003: saved before the bands
     out = capsys.readouterr().out
     fd003 = out[out.index("\nFD003") :]
     assert "no published figure for FD003" in fd003
@@ -68,6 +72,13 @@ def test_cmapss_report_copes_with_unpublished_subset(capsys: pytest.CaptureFixtu
     assert "published MTSTAN" in fd001
     assert "NOT MET" in fd001
     assert "14.00 ± 0.00" in fd003
+    bands = fd001[fd001.index("error by true RUL") :].splitlines()[2:5]
+    assert [b.split()[:3] for b in bands] == [
+        ["0-50", "1", "+2.0"],
+        ["50-100", "1", "+10.0"],
+        [">=", "100", "1"],
+    ]
+    assert "error by true RUL" not in fd003
 
 
 def test_skab_bench_finds_every_run_folder(tmp_path: Path) -> None:

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from edgetwin.core.errors import DataError
-from edgetwin.pdm.metrics import interval_coverage, mean_interval_width, phm08_score, rmse
+from edgetwin.pdm.metrics import (
+    error_by_truth,
+    interval_coverage,
+    mean_interval_width,
+    phm08_score,
+    rmse,
+)
 from edgetwin.pdm.rul.conformal import MondrianIntervals, rul_with_interval
 from edgetwin.pdm.rul.windows import all_windows, cap_rul, last_window, preprocess_histories
 
@@ -28,6 +34,23 @@ def test_rmse_and_interval_metrics() -> None:
     assert mean_interval_width([0, 6], [2, 10]) == 3.0
     with pytest.raises(DataError, match="y_true has 2 values but y_pred has 1"):
         rmse([1, 2], [1])
+
+
+def test_error_by_truth_bands_hand_computed() -> None:
+    truth = np.array([10.0, 20.0, 60.0, 125.0, 125.0])
+    pred = np.array([12.0, 20.0, 70.0, 115.0, 121.0])  # errors +2, 0, +10, -10, -4
+    rows = error_by_truth(truth, pred, edges=(50.0, 100.0))
+    assert [r["band"] for r in rows] == ["0-50", "50-100", ">= 100"]
+    assert [r["engines"] for r in rows] == [2, 1, 2]
+    assert rows[0]["bias"] == pytest.approx(1.0)
+    assert rows[0]["rmse"] == pytest.approx(math.sqrt(2.0))
+    assert rows[2]["bias"] == pytest.approx(-7.0)
+    assert rows[2]["rmse"] == pytest.approx(math.sqrt(58.0))
+    shares = [r["sse_share"] for r in rows]
+    assert shares == pytest.approx([4 / 220, 100 / 220, 116 / 220])
+    # an empty band stays in the table, so runs line up
+    empty = error_by_truth(truth, pred, edges=(50.0, 55.0, 100.0))[1]
+    assert empty["engines"] == 0 and empty["sse_share"] == 0.0 and math.isnan(empty["bias"])
 
 
 def test_cap_rul_piecewise_linear() -> None:

@@ -67,6 +67,12 @@ def test_evaluate_module_int8_close_to_fp32(trained) -> None:
     args = (path, root / "test_FD001.txt", root / "RUL_FD001.txt")
     fp32, int8 = evaluate_module(*args), evaluate_module(*args, precision="int8")
     assert fp32["engines"] == 100
+    bands = fp32["by_truth"]
+    assert sum(b["engines"] for b in bands) == 100
+    assert sum(b["sse_share"] for b in bands) == pytest.approx(1.0)
+    # the bands' squared errors add up to the split's RMSE
+    sse = sum(b["rmse"] ** 2 * b["engines"] for b in bands if b["engines"])
+    assert np.sqrt(sse / 100) == pytest.approx(fp32["rmse"])
     assert 0.5 <= fp32["coverage"] <= 1.0
     assert abs(int8["rmse"] - fp32["rmse"]) < 0.1 * fp32["rmse"]
 
@@ -88,6 +94,7 @@ def test_eval_rul_cli_prints_table_writes_plot_records_metrics(trained, tmp_path
     )
     assert res.exit_code == 0, res.output
     assert "capped at 125" in res.output and "PHM08 score" in res.output
+    assert "error by true RUL" in res.output and ">= 125" in res.output
     assert png.stat().st_size > 10_000
     verification = read_manifest(model).verification
     assert 0 < verification["test_FD001_fp32_rmse"] < 60

@@ -123,6 +123,7 @@ def eval_rul(
             "-",
         )
     console.print(table)
+    console.print(_error_table(res["by_truth"]))
     console.print(
         f"mean interval width {res['interval_width']:.1f} cycles; latency p50 {res['latency_p50_ms']:.2f} ms/engine",
         highlight=False,
@@ -142,6 +143,22 @@ def eval_rul(
             ),
         )
         logging.getLogger(__name__).info("recorded %s in %s", sorted(measured), model)
+
+
+def _error_table(by_truth: list[dict]) -> Table:
+    """Where the error sits: bias (+ = predicted late), RMSE and share of the squared error."""
+    table = Table(title="error by true RUL (capped; bias > 0: late)")
+    for col in ("true RUL", "engines", "bias", "RMSE", "share of squared error"):
+        table.add_column(col, justify="right")
+    for row in by_truth:
+        table.add_row(
+            str(row["band"]),
+            str(row["engines"]),
+            f"{row['bias']:+.1f}" if row["engines"] else "-",
+            f"{row['rmse']:.1f}" if row["engines"] else "-",
+            f"{100 * row['sse_share']:.0f} %",
+        )
+    return table
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,8 @@ Detection metrics live in `edgetwin.pdm.detect_metrics`.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from edgetwin.core.errors import DataError
@@ -53,3 +55,38 @@ def mean_interval_width(lo: np.ndarray, hi: np.ndarray) -> float:
     """Mean width hi-lo of prediction intervals (cycles for RUL)."""
     low, high = _pair(lo, hi)
     return float(np.mean(high - low))
+
+
+def error_by_truth(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    edges: tuple[float, ...] = (25.0, 50.0, 75.0, 100.0, 125.0),
+) -> list[dict[str, float | int | str]]:
+    """Bias, RMSE and share of the squared error per band of true RUL (cycles).
+
+    One RMSE over a test split hides where the error comes from. On C-MAPSS it is not spread
+    evenly: engines near the cap's knee (true RUL 50-100) are predicted late because their
+    last window still looks healthy, and engines at the cap early, and those bands carry most
+    of the squared error. A model change should be judged by which band it moves, so the
+    evaluation prints this beside the RMSE. Bands are [0, e1), [e1, e2), ..., [e_last, inf);
+    empty bands are kept (engines 0) so tables line up across runs.
+    """
+    t, p = _pair(y_true, y_pred)
+    d = p - t
+    total = float(np.sum(d**2))
+    bounds = (0.0, *(float(e) for e in edges), np.inf)
+    rows: list[dict[str, float | int | str]] = []
+    for lo, hi in itertools.pairwise(bounds):
+        inside = (t >= lo) & (t < hi)
+        n = int(inside.sum())
+        label = f"{lo:g}-{hi:g}" if np.isfinite(hi) else f">= {lo:g}"
+        rows.append(
+            {
+                "band": label,
+                "engines": n,
+                "bias": float(d[inside].mean()) if n else float("nan"),
+                "rmse": float(np.sqrt(np.mean(d[inside] ** 2))) if n else float("nan"),
+                "sse_share": float(np.sum(d[inside] ** 2) / total) if n and total > 0 else 0.0,
+            }
+        )
+    return rows

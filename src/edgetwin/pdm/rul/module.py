@@ -35,7 +35,13 @@ from edgetwin.edge import (
 from edgetwin.edge.parity import check_parity
 from edgetwin.edge.quantize import calibration_batches, quantize_static
 from edgetwin.pdm.datasets.cmapss import RAW_FEATURE_NAMES, CmapssRuns, load_runs, load_truth
-from edgetwin.pdm.metrics import interval_coverage, mean_interval_width, phm08_score, rmse
+from edgetwin.pdm.metrics import (
+    error_by_truth,
+    interval_coverage,
+    mean_interval_width,
+    phm08_score,
+    rmse,
+)
 from edgetwin.pdm.rul.conformal import phm_point
 
 log = logging.getLogger(__name__)
@@ -176,8 +182,9 @@ def evaluate_module(
 
     Returns RMSE / PHM08 score / interval coverage against the capped truth (what the model is
     trained for and what most published figures use) and against the raw truth, RMSE / score
-    of the PHM08-optimal point (`phm_point`, capped truth; ``_phm`` keys), plus the
-    predictions and the median per-engine latency (ms) of the module, preprocessing included.
+    of the PHM08-optimal point (`phm_point`, capped truth; ``_phm`` keys), the error per band
+    of capped true RUL (``by_truth``, see `error_by_truth`), plus the predictions and the
+    median per-engine latency (ms) of the module, preprocessing included.
     """
     mod = EdgeModule.load(module_path, precision=precision)
     if mod.manifest.task != "rul":
@@ -207,6 +214,7 @@ def evaluate_module(
         "interval_width": mean_interval_width(lo, hi),
         "rmse_phm": rmse(capped, p_phm),
         "score_phm": phm08_score(capped, p_phm),
+        "by_truth": error_by_truth(capped, p),
         "coverage_target": float(mod.manifest.postprocess["params"]["coverage"])
         if mod.manifest.postprocess
         else None,
