@@ -371,9 +371,8 @@ class PatchCore:
         self._check_fitted()
         # Raw maps without the clipped-pixel mask (the statistics see every pixel); the scores
         # for the threshold are taken on the masked map, as the graph computes it.
-        self.model_ = self._build_model(self.model_.features, None, mask=False)
         batch = to_batch(list(good_images), self.image_size)
-        maps, _, parts = run_onnx_parts(self.to_onnx(), batch)
+        maps, _, parts = run_onnx_parts(self.to_onnx(raw=True), batch)
         keep = observed_mask(batch, self.observed_px) if self.observed_px is not None else None
         cal = calibrate_scores(
             maps,
@@ -410,17 +409,35 @@ class PatchCore:
 
     # -- export ---------------------------------------------------------------------------------
     def to_onnx(
-        self, *, dynamic_size: bool = True, opset: int = 17, fused_search: bool = True
+        self,
+        *,
+        dynamic_size: bool = True,
+        opset: int = 17,
+        fused_search: bool = True,
+        raw: bool = False,
     ) -> bytes:
         """The whole detector (normalisation, backbone, search, upsampling, smoothing) as ONNX.
 
         With `dynamic_size` the batch, height and width axes are free, so one file serves 224 px,
         512 px and tiles of a large part (sides must stay multiples of 32). `fused_search=False`
         gives the same function in the form the INT8 twin is quantized from (see `torch_model`).
+        `raw=True` exports the graph the calibration statistics are read from: no clipped-pixel
+        mask and no calibration constants, so `anomaly_map` is the smoothed nearest-neighbour
+        distance (feature units) at every pixel. The backbone and search are the same nodes, so
+        quantized with the same parts it gets the same INT8 scales as the shipped twin.
         """
         import torch
 
         self._check_fitted()
+        if raw:
+            shipped = self.model_
+            self.model_ = self._build_model(shipped.features, None, mask=False)
+            try:
+                return self.to_onnx(
+                    dynamic_size=dynamic_size, opset=opset, fused_search=fused_search
+                )
+            finally:
+                self.model_ = shipped
         h, w = self.image_size
         dummy = torch.rand(1, 3, h, w)
         axes: dict[str, dict[int, str]] = {

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgetwin.core.errors import DataError
+from edgetwin.core.errors import DataError, ModuleError
 from edgetwin.vision.datasets import InspectionData
 from edgetwin.vision.evaluate import load_images
 from edgetwin.vision.export import (
@@ -72,7 +72,11 @@ def _parity(
 
 
 def _int8_calibration(
-    det: PatchCore, onnx_int8: bytes, calib: np.ndarray, train: np.ndarray
+    det: PatchCore,
+    onnx_int8: bytes,
+    onnx_raw: bytes | None,
+    calib: np.ndarray,
+    train: np.ndarray,
 ) -> tuple[bytes, Calibration, tuple[np.ndarray, np.ndarray]]:
     """Give the INT8 graph its own statistics; return it, its calibration scores and outputs.
 
@@ -80,7 +84,12 @@ def _int8_calibration(
     fp32 Gaussian put INT8 good parts at 70x their fp32 Mahalanobis distance), so the image
     Gaussian is refitted on the INT8 graph's pooled features of the same training parts, and the
     position statistics and score loc/scale are re-estimated from its own outputs on the same
-    good calibration parts (the raw maps are recovered exactly as map * std + mean).
+    good calibration parts. `onnx_raw` is the INT8 twin of `PatchCore.to_onnx(raw=True)`,
+    quantized like `onnx_int8`: its maps are the INT8 raw distances at every pixel, clipped or
+    not, as `PatchCore.calibrate` reads them for fp32. (They cannot be recovered from the
+    masked output: where the mask zeroed it, `map * std + mean` gives the fp32 mean, while INT8
+    distances run about a fifth higher on Magnetic Tile.) It is needed with position
+    normalisation only; without it the masked map is what the statistics use.
     """
     if det.gaussian_ is not None:
         (pooled,) = run_onnx_parts(onnx_int8, train, names=("pooled",))
@@ -92,8 +101,13 @@ def _int8_calibration(
         return onnx_int8, Calibration(None, None, scores, parts[:, 0]), (maps, scores)
     raw = maps.astype(np.float64)
     if cal.position is not None:
-        # Where the clipped-pixel mask zeroed the map, this gives back the fp32 mean.
-        raw = raw * cal.position[1] + cal.position[0]
+        if onnx_raw is None:
+            raise ModuleError(
+                "INT8 position statistics need the raw INT8 twin (onnx_raw): quantize "
+                "PatchCore.to_onnx(raw=True) with the same calibration parts"
+            )
+        (raw_maps,) = run_onnx_parts(onnx_raw, calib, names=("anomaly_map",))
+        raw = raw_maps.astype(np.float64)
     keep = observed_mask(calib, det.observed_px) if det.observed_px is not None else None
     cal8 = calibrate_scores(
         raw,
@@ -178,13 +192,23 @@ def train_inspection(
     if int8:
         rng = np.random.default_rng(seed)
         pick = rng.choice(len(train_imgs), min(N_QUANT_CALIBRATION, len(train_imgs)), replace=False)
+        qcal = to_batch([train_imgs[i] for i in pick])
         onnx["int8"] = quantize_backbone(
             det.to_onnx(fused_search=False) if int8_search else onnx_fp32,
-            to_batch([train_imgs[i] for i in pick]),
+            qcal,
             search=int8_search,
         )
+        # The same quantization of the raw graph (no mask, no statistics), for the statistics:
+        # nothing on the mask's or the statistics' path is quantized, so the scales are the same.
+        onnx_raw = (
+            quantize_backbone(
+                det.to_onnx(fused_search=not int8_search, raw=True), qcal, search=int8_search
+            )
+            if position_norm
+            else None
+        )
         onnx["int8"], cal8, int8_out = _int8_calibration(
-            det, onnx["int8"], calib, to_batch(train_imgs)
+            det, onnx["int8"], onnx_raw, calib, to_batch(train_imgs)
         )
         scores["int8"], map_scores["int8"] = cal8.scores, cal8.map_scores
         parity.update(
