@@ -125,7 +125,14 @@ def test_preprocess_age_channel_from_length_or_cycle_column() -> None:
 
 
 @pytest.mark.parametrize(
-    "extra", [{}, {"age_scale": 100.0}, {"baseline_cycles": 5, "age_scale": 50.0}]
+    "extra",
+    [
+        {},
+        {"age_scale": 100.0},
+        {"baseline_cycles": 5, "age_scale": 50.0},
+        {"step_cycles": 2},
+        {"step_cycles": 4, "baseline_cycles": 5},
+    ],
 )
 def test_training_windows_match_module_preprocess(extra: dict) -> None:
     """The window the model trains on at a cycle is exactly what the module builds live."""
@@ -140,6 +147,27 @@ def test_training_windows_match_module_preprocess(extra: dict) -> None:
     for t in (3, 8, 40, 60):  # shorter than the window, equal, longer
         live = preprocess_histories(rows[:t], **est.preprocess_params())
         np.testing.assert_allclose(live[0], train[t - 1], rtol=1e-5, atol=1e-5)
+
+
+def test_pool_steps_averages_runs_ending_at_the_last_cycle() -> None:
+    from edgetwin.pdm.rul.windows import pool_steps
+
+    norm = np.arange(10, dtype=np.float32).reshape(5, 2)  # 5 cycles, 2 features
+    w = all_windows(norm, 4)  # [5, 4, 2]
+    pooled = pool_steps(w, 2)
+    assert pooled.shape == (5, 2, 2) and pooled.dtype == np.float32
+    # the last window holds cycles 2-5: steps (2, 3) and (4, 5), features averaged separately
+    assert pooled[-1].tolist() == [[3.0, 4.0], [7.0, 8.0]]
+    assert pool_steps(w, 1) is w
+    with pytest.raises(DataError, match="window 4 is not a multiple of step_cycles 3"):
+        pool_steps(w, 3)
+
+
+def test_step_cycles_must_divide_window() -> None:
+    from edgetwin.pdm.rul.estimator import CnnRulRegressor
+
+    with pytest.raises(DataError, match="step_cycles must be >= 1 and divide window"):
+        CnnRulRegressor(window=80, step_cycles=3).fit(None)  # type: ignore[arg-type]
 
 
 def test_causal_baselines() -> None:

@@ -58,7 +58,9 @@ def test_module_round_trip_matches_torch(trained) -> None:
     assert lo <= rul <= hi and rul == pytest.approx(out["rul"][3], abs=1e-6)
     manifest = read_manifest(path)
     assert manifest.task == "rul"
-    assert manifest.preprocess["params"]["window"] == 40
+    # the defaults: 80 cycles read as 40 steps of 2 (docs/pdm_rul.md, "Window")
+    assert manifest.preprocess["params"]["window"] == 80
+    assert manifest.preprocess["params"]["step_cycles"] == 2
     assert manifest.verification["int8_rmse_vs_fp32_cycles"] < 5.0
 
 

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from edgetwin.pdm.rul.estimator import DEFAULT_STEP_CYCLES, DEFAULT_WINDOW
+
 
 def train_rul(
     data: Path = typer.Option(
@@ -21,7 +23,10 @@ def train_rul(
     repeats: int = typer.Option(
         1, help="engine partitions (repeated k-fold): folds x repeats members in all"
     ),
-    window: int = typer.Option(40, help="cycles of history the model reads"),
+    window: int = typer.Option(DEFAULT_WINDOW, help="cycles of history the model reads"),
+    step_cycles: int = typer.Option(
+        DEFAULT_STEP_CYCLES, help="cycles averaged per input step (must divide --window)"
+    ),
     max_epochs: int = typer.Option(40, help="epoch limit per member (early stopping decides)"),
     threads: int = typer.Option(1, help="torch threads (per worker process with --jobs > 1)"),
     jobs: int = typer.Option(
@@ -45,6 +50,7 @@ def train_rul(
     runs = load_runs(data)
     est = CnnRulRegressor(
         window=window,
+        step_cycles=step_cycles,
         n_folds=folds,
         n_repeats=repeats,
         max_epochs=max_epochs,

@@ -2,7 +2,8 @@
 
 The module is what the runtime runs and what the benchmark measures:
 
-- input ``windows`` float32 [batch, window, features]: per-regime standardised sensors, made by
+- input ``windows`` float32 [batch, window / step_cycles, features]: per-regime standardised
+  sensors, each step the mean of ``step_cycles`` consecutive cycles, made by
   `edgetwin.pdm.rul.windows:preprocess_histories` from raw histories (params in the manifest);
 - output ``rul`` float32 [batch, 1]: RUL in cycles (ensemble mean);
 - postprocess `edgetwin.pdm.rul.conformal:rul_with_interval` -> {"rul", "rul_lo", "rul_hi"}.
@@ -136,7 +137,9 @@ def export_module(
             f"(silhouette {norm.silhouette_:.3f})",
             f"sensors standardised per regime; kept {len(norm.sensor_columns_)} sensors "
             f"{[f's{c + 1}' for c in norm.sensor_columns_]} (others have < {norm.min_distinct} distinct values)",
-            f"windows of {est.window} cycles ending at every cycle, front-padded with the first row",
+            f"windows of {est.window} cycles ending at every cycle, front-padded with the first row, "
+            f"each run of {est.step_cycles} cycles averaged into one of "
+            f"{est.window // est.step_cycles} input steps",
             f"target min(RUL, {est.cap_cycles:g}) cycles",
         ],
         model=ModelInfo.model_validate(
