@@ -18,8 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
 
 from edgetwin.core.errors import DataError
 
@@ -102,6 +100,12 @@ class RegimeNormalizer:
     def _choose_k(self, z: np.ndarray) -> tuple[int, np.ndarray, float]:
         # KMeans and the silhouette run on a row sample: regimes are tight clusters, so a few
         # thousand rows place the centroids as well as all of them, at a fraction of the cost.
+        # scikit-learn is imported here, for fitting only: the module's pre-step
+        # (`normalize_rows`) and every `edgetwin` command that imports this package do not
+        # need it (about a second of start-up).
+        from sklearn.cluster import KMeans
+        from sklearn.metrics import silhouette_score
+
         rng = np.random.default_rng(self.random_state)
         n = len(z)
         zs = z[rng.choice(n, size=min(n, self.silhouette_sample), replace=False)]
