@@ -186,16 +186,21 @@ def grouped_onnx(
     [batch, 1], opset `OPSET`, batch axis dynamic (the graph the module ships; the INT8 twin
     is quantised from the same graph exported with ``channels_last_head=True``)."""
     import io
+    import warnings
 
     buf = io.BytesIO()
-    torch.onnx.export(
-        GroupedRulEnsemble(members, channels_last_head=channels_last_head).eval(),
-        (torch.zeros(1, window, n_features),),
-        buf,  # type: ignore[arg-type]
-        input_names=["windows"],
-        output_names=["rul"],
-        dynamic_axes={"windows": {0: "batch"}, "rul": {0: "batch"}},
-        opset_version=OPSET,
-        dynamo=False,
-    )
+    with warnings.catch_warnings():
+        # the tracer warns that the window length becomes a constant: it is one (the graph's
+        # time axis is fixed, only the batch axis is dynamic), so the warning is noise to users
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        torch.onnx.export(
+            GroupedRulEnsemble(members, channels_last_head=channels_last_head).eval(),
+            (torch.zeros(1, window, n_features),),
+            buf,  # type: ignore[arg-type]
+            input_names=["windows"],
+            output_names=["rul"],
+            dynamic_axes={"windows": {0: "batch"}, "rul": {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
     return buf.getvalue()
