@@ -107,9 +107,12 @@ def train(
         + f" (FRR {frr:.1%})"
     )
     for key, rep in res.parity.items():
-        console.print(
-            f"parity {key}: max |diff| {rep['max_abs']:.4g} ({'ok' if rep['passed'] else 'beyond tol'})"
-        )
+        verdict = "ok" if rep["passed"] else "beyond tol"
+        if key.startswith("int8") and not rep["passed"]:
+            # the INT8 twin has its own position and score statistics by design (docs/vision.md),
+            # so its normalised outputs differ from fp32 beyond the tolerance; informative only
+            verdict += ", informative: the INT8 twin has its own statistics"
+        console.print(f"parity {key}: max |diff| {rep['max_abs']:.4g} ({verdict})")
 
 
 def _metrics_table(title: str, m: dict) -> Table:
