@@ -192,7 +192,9 @@ def grouped_onnx(
     with warnings.catch_warnings():
         # the tracer warns that the window length becomes a constant: it is one (the graph's
         # time axis is fixed, only the batch axis is dynamic), so the warning is noise to users
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings(
+            "ignore", "Converting a tensor to a Python integer", torch.jit.TracerWarning
+        )
         torch.onnx.export(
             GroupedRulEnsemble(members, channels_last_head=channels_last_head).eval(),
             (torch.zeros(1, window, n_features),),
