@@ -178,6 +178,12 @@ def main() -> int:
         help="dilation (px) of the clipped-pixel mask of the map; -1: no mask (the previous default)",
     )
     ap.add_argument(
+        "--noise-robust",
+        action="store_true",
+        help="patch features from block 5's expanded activation + block 10 (the opt-in "
+        "noise-robust set, 352-d) instead of blocks 4 + 10",
+    )
+    ap.add_argument(
         "--no-augment-variant",
         action="store_true",
         help="skip the lighting-augmented bank (one module instead of two)",
@@ -199,6 +205,7 @@ def main() -> int:
     from edgetwin.edge.robustness import image_perturbations, robustness_table
     from edgetwin.vision.datasets import load_magnetic_tile
     from edgetwin.vision.evaluate import load_images
+    from edgetwin.vision.patchcore import NOISE_ROBUST_LAYERS
     from edgetwin.vision.train import train_inspection
 
     console = Console(width=140)
@@ -226,7 +233,9 @@ def main() -> int:
         "search_dim": args.search_dim,
         "int8_search": not args.fp32_search,
         "observed_px": observed_px,
+        "noise_robust": args.noise_robust,
     }
+    layers, expanded_layers = NOISE_ROBUST_LAYERS if args.noise_robust else ((4, 10), ())
 
     # -- accuracy ------------------------------------------------------------------------------
     modules: dict[str, Path] = {}
@@ -264,6 +273,8 @@ def main() -> int:
             search_dim=args.search_dim or None,
             int8_search=not args.fp32_search,
             observed_px=observed_px,
+            layers=layers,
+            expanded_layers=expanded_layers,
         )
         fit_s = time.perf_counter() - t0
         modules[variant] = res.path

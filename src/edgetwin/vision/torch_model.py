@@ -81,6 +81,7 @@ class PatchFeatures(nn.Module):
         border_px: int = 16,
         photometric: tuple[float, float] | None = None,
         pooled_levels: tuple[int, ...] = (),
+        expanded_layers: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         if border_px % 16:
@@ -89,10 +90,24 @@ class PatchFeatures(nn.Module):
             )
         self.border_px = int(border_px)
         self.layers = tuple(sorted(layers))
+        # Blocks whose *expanded* activation (1x1 expand conv + BN + activation, before the
+        # block's depthwise conv) is taken: inside an MBConv block that is the widest
+        # representation at the previous block's stride (block 5: 240 channels at stride 8,
+        # against block 4's 40-channel linear bottleneck), and it tolerates sensor noise far
+        # better as a patch feature (docs/vision.md, "Block-5 expansion").
+        self.expanded_layers = tuple(sorted(expanded_layers))
+        if not self.layers and not self.expanded_layers:
+            raise ValueError("PatchFeatures needs at least one layer or expanded layer")
         self.pooled_levels = tuple(sorted(pooled_levels))
-        last = max(self.layers + self.pooled_levels)
+        last = max(self.layers + self.pooled_levels + self.expanded_layers)
         self.stem = nn.Sequential(backbone._conv_stem, backbone._bn0, backbone._swish)
         self.blocks = nn.ModuleList(list(backbone._blocks)[: last + 1])
+        for i in self.expanded_layers:
+            if not hasattr(self.blocks[i], "_expand_conv"):
+                raise ValueError(
+                    f"expanded_layers: block {i} has no expand conv (expand ratio 1); "
+                    "use a later block, e.g. 5"
+                )
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         self.pool = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
@@ -138,6 +153,9 @@ class PatchFeatures(nn.Module):
         x = self.stem((image - self.mean) / self.std)
         maps, pooled = [], []
         for i, block in enumerate(self.blocks):
+            if i in self.expanded_layers:
+                mb: Any = block  # the package's MBConvBlock (untyped)
+                maps.append(self.pool(mb._swish(mb._bn0(mb._expand_conv(x)))))
             x = block(x)
             if i in self.layers:
                 maps.append(self.pool(x))

@@ -147,13 +147,16 @@ def train_inspection(
     search_dim: int | None = None,
     int8_search: bool = True,
     observed_px: int | None = DEFAULT_RADIUS_PX,
+    layers: tuple[int, ...] = (4, 10),
+    expanded_layers: tuple[int, ...] = (),
 ) -> TrainResult:
     """Fit on `data.train`, threshold on `data.calibration`, write a signed module to `out_path`.
 
     With `defect_images` (the few known defective parts a user has, never the test set), each
     threshold is refined by `refine_threshold` within `max_false_reject_rate`; otherwise it is
     the good-only quantile for `false_reject_rate`. `observed_px` (None: off) zeroes the map
-    near clipped input pixels (`edgetwin.vision.exposure`).
+    near clipped input pixels (`edgetwin.vision.exposure`). `layers` / `expanded_layers` choose
+    the patch features (`patchcore.NOISE_ROBUST_LAYERS` for a noisy camera, at 2.3x the search).
     """
     from edgetwin.edge import DatasetRef, Manifest, ModelInfo, build_module
 
@@ -167,6 +170,8 @@ def train_inspection(
     calib_imgs = load_images(data.calibration, size)
     det = PatchCore(
         image_size=size,
+        layers=layers,
+        expanded_layers=expanded_layers,
         bank_size=bank_size,
         augment=augment,
         seed=seed,
