@@ -69,7 +69,7 @@ def train(
     noise_robust: bool = typer.Option(
         False,
         help="patch features from block 5's expanded activation + block 10 (352-d) instead of "
-        "blocks 4 + 10: far less hurt by sensor noise and blur, 2.3x the search (slower)",
+        "blocks 4 + 10: far less hurt by sensor noise, 2.3x the search (slower)",
     ),
 ) -> None:
     """Build a memory bank from good parts only and ship it as a signed edge module."""
