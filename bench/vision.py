@@ -205,7 +205,7 @@ def main() -> int:
     from edgetwin.edge.robustness import image_perturbations, robustness_table
     from edgetwin.vision.datasets import load_magnetic_tile
     from edgetwin.vision.evaluate import load_images
-    from edgetwin.vision.patchcore import NOISE_ROBUST_LAYERS
+    from edgetwin.vision.patchcore import DEFAULT_LAYERS, NOISE_ROBUST_LAYERS
     from edgetwin.vision.train import train_inspection
 
     console = Console(width=140)
@@ -235,7 +235,7 @@ def main() -> int:
         "observed_px": observed_px,
         "noise_robust": args.noise_robust,
     }
-    layers, expanded_layers = NOISE_ROBUST_LAYERS if args.noise_robust else ((4, 10), ())
+    layers, expanded_layers = NOISE_ROBUST_LAYERS if args.noise_robust else (DEFAULT_LAYERS, ())
 
     # -- accuracy ------------------------------------------------------------------------------
     modules: dict[str, Path] = {}

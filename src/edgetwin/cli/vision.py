@@ -75,10 +75,11 @@ def train(
     """Build a memory bank from good parts only and ship it as a signed edge module."""
     from edgetwin.vision.datasets import load_inspection_data
     from edgetwin.vision.image import read_image
-    from edgetwin.vision.patchcore import NOISE_ROBUST_LAYERS
+    from edgetwin.vision.patchcore import DEFAULT_LAYERS, NOISE_ROBUST_LAYERS
     from edgetwin.vision.train import train_inspection
 
     console = Console()
+    layers, expanded_layers = NOISE_ROBUST_LAYERS if noise_robust else (DEFAULT_LAYERS, ())
     ds = load_inspection_data(data)
     console.print(
         f"{ds.name}: {len(ds.train)} good for the bank, {len(ds.calibration)} good for the threshold"
@@ -90,8 +91,8 @@ def train(
             out,
             image_size=(image_size, image_size),
             bank_size=bank_size,
-            layers=NOISE_ROBUST_LAYERS[0] if noise_robust else (4, 10),
-            expanded_layers=NOISE_ROBUST_LAYERS[1] if noise_robust else (),
+            layers=layers,
+            expanded_layers=expanded_layers,
             augment="lighting" if augment else None,
             false_reject_rate=frr,
             int8=int8,

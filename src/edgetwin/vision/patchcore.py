@@ -89,6 +89,10 @@ def leave_one_out_scores(
     return out
 
 
+#: Backbone blocks whose outputs make the default patch features: block 4 (40 channels, stride 8)
+#: and block 10 (112, stride 16), 152 dims (docs/vision.md, "What it does").
+DEFAULT_LAYERS: tuple[int, ...] = (4, 10)
+
 #: The noise-robust patch features (opt-in): block 5's expanded activation (240 channels at
 #: stride 8) + block 10 (112), as (layers, expanded_layers). It raised the mean image AUROC over
 #: six noise / blur / JPEG perturbations by 0.03 in fp32 (clean +0.012 / +0.002 by seed) and by
@@ -218,7 +222,7 @@ class PatchCore:
     def __init__(
         self,
         image_size: tuple[int, int] = (224, 224),
-        layers: tuple[int, ...] = (4, 10),
+        layers: tuple[int, ...] = DEFAULT_LAYERS,
         expanded_layers: tuple[int, ...] = (),
         bank_size: int = 8192,
         sigma_px: float = 4.0,

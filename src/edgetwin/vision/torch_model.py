@@ -34,9 +34,10 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from edgetwin.vision.patchcore import DEFAULT_LAYERS
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-DEFAULT_LAYERS = (4, 10)
 
 
 def load_backbone() -> nn.Module:

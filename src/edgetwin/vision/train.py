@@ -25,6 +25,7 @@ from edgetwin.vision.export import (
 from edgetwin.vision.exposure import DEFAULT_RADIUS_PX, observed_mask
 from edgetwin.vision.image import check_size, resize, to_batch
 from edgetwin.vision.patchcore import (
+    DEFAULT_LAYERS,
     POOLED_LEVELS,
     Calibration,
     PatchCore,
@@ -147,7 +148,7 @@ def train_inspection(
     search_dim: int | None = None,
     int8_search: bool = True,
     observed_px: int | None = DEFAULT_RADIUS_PX,
-    layers: tuple[int, ...] = (4, 10),
+    layers: tuple[int, ...] = DEFAULT_LAYERS,
     expanded_layers: tuple[int, ...] = (),
 ) -> TrainResult:
     """Fit on `data.train`, threshold on `data.calibration`, write a signed module to `out_path`.
