@@ -42,6 +42,30 @@ def test_a_block_without_expand_conv_is_refused_with_the_fix() -> None:
         PatchFeatures(load_backbone(), (10,), expanded_layers=(0,))
 
 
+@pytest.mark.parametrize(
+    ("layers", "expanded", "message"),
+    [
+        ((10,), (), "layers: the first feature map \\(block 10\\) is at stride 16"),
+        ((2, 4), (), "layers: the first feature map \\(block 2\\) is at stride 4"),
+        ((10,), (3,), "expanded_layers: the first feature map \\(block 3\\) is at stride 4"),
+    ],
+)
+def test_a_first_map_off_the_stride_8_grid_is_refused_with_the_fix(
+    layers: tuple[int, ...], expanded: tuple[int, ...], message: str
+) -> None:
+    """The crop and the search assume an image/8 grid; another stride must not pass silently."""
+    import torch
+
+    from edgetwin.vision.torch_model import PatchFeatures, load_backbone
+
+    with pytest.raises(ValueError, match=message + ".*needs stride 8.*expanded_layers block 5"):
+        PatchFeatures(load_backbone(), layers, expanded_layers=expanded)
+    for ok_layers, ok_expanded in (((4, 10), ()), ((10,), (5,)), ((3,), ())):
+        f = PatchFeatures(load_backbone(), ok_layers, expanded_layers=ok_expanded).eval()
+        with torch.inference_mode():
+            assert f(torch.rand(1, 3, 64, 64)).shape[-2:] == (8, 8)  # 64 / 8: the border is cropped
+
+
 def test_noise_robust_detector_fits_exports_and_records_its_layers() -> None:
     from edgetwin.vision.patchcore import NOISE_ROBUST_LAYERS, PatchCore
 

@@ -68,6 +68,20 @@ def gaussian_kernel1d(sigma_px: float) -> torch.Tensor:
     return k / k.sum()
 
 
+def _block_strides(backbone: Any, last: int) -> dict[int, int]:
+    """Output stride of every block up to `last`; key -1 is the stem's (the input of block 0).
+
+    Read from the convolutions' strides rather than probed with a forward pass, so building
+    the module touches no batch-norm statistics.
+    """
+    stride = int(backbone._conv_stem.stride[0])
+    strides = {-1: stride}
+    for i, block in enumerate(list(backbone._blocks)[: last + 1]):
+        stride *= int(block._depthwise_conv.stride[0])
+        strides[i] = stride
+    return strides
+
+
 class PatchFeatures(nn.Module):
     """Backbone truncated after the last chosen block, plus neighbourhood pooling and resizing."""
 
@@ -109,6 +123,21 @@ class PatchFeatures(nn.Module):
                     f"expanded_layers: block {i} has no expand conv (expand ratio 1); "
                     "use a later block, e.g. 5"
                 )
+        # The first map sets the patch grid and the border crop (border_px / 8 cells), and the
+        # search, the position statistics and the upsampling all assume an image/8 grid; a
+        # first map at another stride would silently misalign the crop, so refuse it here.
+        strides = _block_strides(backbone, last)
+        first = min(
+            [(i, 1, strides[i]) for i in self.layers]
+            + [(i, 0, strides[i - 1]) for i in self.expanded_layers]
+        )
+        if first[2] != 8:
+            kind = "expanded_layers" if first[1] == 0 else "layers"
+            raise ValueError(
+                f"{kind}: the first feature map (block {first[0]}) is at stride {first[2]}, "
+                "but the patch grid needs stride 8; include a stride-8 map, e.g. layers block 3 "
+                "or 4, or expanded_layers block 5"
+            )
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         self.pool = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
