@@ -54,12 +54,17 @@ def test_a_first_map_off_the_stride_8_grid_is_refused_with_the_fix(
     layers: tuple[int, ...], expanded: tuple[int, ...], message: str
 ) -> None:
     """The crop and the search assume an image/8 grid; another stride must not pass silently."""
-    import torch
-
     from edgetwin.vision.torch_model import PatchFeatures, load_backbone
 
     with pytest.raises(ValueError, match=message + ".*needs stride 8.*expanded_layers block 5"):
         PatchFeatures(load_backbone(), layers, expanded_layers=expanded)
+
+
+def test_every_stride_8_first_map_is_accepted_on_the_image_over_8_grid() -> None:
+    import torch
+
+    from edgetwin.vision.torch_model import PatchFeatures, load_backbone
+
     for ok_layers, ok_expanded in (((4, 10), ()), ((10,), (5,)), ((3,), ())):
         f = PatchFeatures(load_backbone(), ok_layers, expanded_layers=ok_expanded).eval()
         with torch.inference_mode():
