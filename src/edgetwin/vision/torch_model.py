@@ -146,14 +146,7 @@ class PatchFeatures(nn.Module):
         ref = photometric if photometric is not None else (0.0, 1.0)
         self.register_buffer("photo_ref", torch.tensor(ref, dtype=torch.float32))
         # Border cells to drop from each pooled level: border_px / stride of that block.
-        self.level_crop: dict[int, int] = {}
-        if self.pooled_levels:
-            with torch.no_grad():
-                x = self.stem(torch.zeros(1, 3, 64, 64))
-                for i, block in enumerate(self.blocks):
-                    x = block(x)
-                    if i in self.pooled_levels:
-                        self.level_crop[i] = self.border_px * x.shape[-1] // 64
+        self.level_crop = {i: self.border_px // strides[i] for i in self.pooled_levels}
 
     def standardise(self, image: torch.Tensor) -> torch.Tensor:
         """Per-image photometric normalisation (identity when disabled).
