@@ -182,13 +182,15 @@ def _split_fold_estimator(**params: Any) -> Any:
             return self
 
         def _train_member(
-            self, xtr: Any, ytr: Any, xva: Any, yva: Any, seed: int, budget_s: float
+            self, xtr: Any, ytr: Any, xva: Any, yva: Any, half_b: Any, seed: int, budget_s: float
         ) -> Any:
             h = len(yva) // 2
-            model, _, epochs = super()._train_member(xtr, ytr, xva[:h], yva[:h], seed, budget_s)
+            model, _, _, epochs = super()._train_member(
+                xtr, ytr, xva[:h], yva[:h], half_b[:h], seed, budget_s
+            )
             pred = E._predict(model, xva)
             self.halves_.append((yva[h:], pred[h:]))
-            return model, pred, epochs
+            return model, pred, pred, epochs
 
     return SplitFold(**params)
 
@@ -245,6 +247,32 @@ def screen_one(
     return row
 
 
+def other_calibration(est: Any, fp32: dict) -> dict:
+    """Test figures of the interval calibration the module does *not* ship, for the same members
+    and test predictions (a paired comparison): ``"cross"`` (the selection-free out-of-fold
+    predictions of `edgetwin.pdm.rul.estimator.cross_selected`) when the module uses the kept
+    epochs' (the default), and the other way round."""
+    from edgetwin.pdm.metrics import interval_coverage, mean_interval_width, phm08_score, rmse
+    from edgetwin.pdm.rul.conformal import MondrianIntervals, phm_point, rul_with_interval
+
+    other = "cross" if est.calibration == "kept" else "kept"
+    engines = est.cross_oof_engines_ if other == "cross" else est.oof_engines_
+    yt = np.concatenate([y for y, _ in engines])
+    yp = np.concatenate([p for _, p in engines])
+    params = MondrianIntervals(coverage=est.coverage).fit(yt, yp).to_params()
+    out = rul_with_interval(fp32["pred"], **params)
+    capped = np.minimum(fp32["truth"], est.cap_cycles)
+    p_phm = phm_point(out["rul"], params)
+    return {
+        "calibration_other": other,
+        "coverage_other": interval_coverage(capped, out["rul_lo"], out["rul_hi"]),
+        "coverage_raw_other": interval_coverage(fp32["truth"], out["rul_lo"], out["rul_hi"]),
+        "width_other": mean_interval_width(out["rul_lo"], out["rul_hi"]),
+        "rmse_phm_other": rmse(capped, p_phm),
+        "score_phm_other": phm08_score(capped, p_phm),
+    }
+
+
 def run_one(
     root: Path,
     subset: str,
@@ -281,6 +309,8 @@ def run_one(
         "member_s": est.member_seconds_,
         "oof_rmse": est.oof_rmse_,
         "oof_per_repeat": est.oof_rmse_per_repeat_,
+        "cross_oof_rmse": est.cross_oof_rmse_,
+        **other_calibration(est, fp32),
         "int8_rmse": int8["rmse"],
         "int8_score": int8["score"],
         "p50_ms": p50,
@@ -396,6 +426,19 @@ def report(
             f"interval coverage (target {rs[0]['coverage_target']:.2f}): capped {_ms([r['coverage'] for r in rs], '.3f')}, "
             f"raw {_ms([r['coverage_raw'] for r in rs], '.3f')}; mean width {_ms([r['interval_width'] for r in rs], '.1f')} cycles"
         )
+        if all("coverage_other" in r for r in rs):  # rows saved before 2026-11-25 lack it
+            print(
+                f"  calibrated the other way ({rs[0]['calibration_other']!r}; same members and "
+                f"predictions): coverage capped {_ms([r['coverage_other'] for r in rs], '.3f')}, "
+                f"raw {_ms([r['coverage_raw_other'] for r in rs], '.3f')}; mean width "
+                f"{_ms([r['width_other'] for r in rs], '.1f')} cycles; PHM08-optimal point "
+                f"{_ms([r['rmse_phm_other'] for r in rs])} / {_ms([r['score_phm_other'] for r in rs], '.0f')}"
+            )
+            print(
+                "  out-of-fold RMSE at the kept epochs / selection-free (each half of a fold at the "
+                f"epoch the other half chose): {_ms([r['oof_rmse'] for r in rs])} / "
+                f"{_ms([r['cross_oof_rmse'] for r in rs])}"
+            )
         print(
             f"training time: median {np.median([r['train_s'] for r in rs]):.0f} s, max {max(r['train_s'] for r in rs):.0f} s "
             f"(budget 600 s on {threads} threads); epochs per member {[r['epochs'] for r in rs]}"

@@ -64,6 +64,39 @@ def test_module_round_trip_matches_torch(trained) -> None:
     assert manifest.verification["int8_rmse_vs_fp32_cycles"] < 5.0
 
 
+def test_selection_free_oof_beside_the_kept_epochs_and_which_calibrates(trained) -> None:
+    _, _, est, path = trained
+    from edgetwin.pdm.rul.conformal import MondrianIntervals
+
+    assert len(est.cross_oof_engines_) == len(est.oof_engines_) == 40
+    for (y_c, p_c), (y_o, p_o) in zip(est.cross_oof_engines_, est.oof_engines_, strict=True):
+        np.testing.assert_array_equal(y_c, y_o)
+        assert p_c.shape == p_o.shape
+    yt = np.concatenate([y for y, _ in est.oof_engines_])
+    yc = np.concatenate([p for _, p in est.cross_oof_engines_])
+    yk = np.concatenate([p for _, p in est.oof_engines_])
+    assert est.cross_oof_rmse_ == pytest.approx(rmse(yt, yc))
+    # 4 epochs, folds of 20 engines: some half picks another epoch than its whole fold did
+    assert not np.array_equal(yc, yk)
+    # the default calibrates on the kept epochs' predictions; "cross" on the selection-free ones
+    got = est.intervals_.to_params()
+    for preds, calibration in ((yk, "kept"), (yc, "cross")):
+        want = MondrianIntervals(coverage=est.coverage).fit(yt, preds).to_params()
+        match = all(np.allclose(got[k], want[k]) for k in ("edges", "lo", "hi", "phm_shift"))
+        assert match == (calibration == est.calibration == "kept")
+    manifest = read_manifest(path)
+    assert manifest.verification["oof_rmse_cross_selected"] == round(est.cross_oof_rmse_, 3)
+    assert manifest.verification["interval_calibration"] == "kept"
+
+
+def test_calibration_must_be_kept_or_cross(shared_data) -> None:
+    from edgetwin.core.errors import DataError
+
+    runs = load_runs(shared_data("cmapss") / "train_FD001.txt")
+    with pytest.raises(DataError, match="calibration='oof'.*'kept'.*'cross'"):
+        CnnRulRegressor(calibration="oof", max_engines=4, n_folds=2).fit(runs)
+
+
 def test_evaluate_module_int8_close_to_fp32(trained) -> None:
     root, _, _, path = trained
     args = (path, root / "test_FD001.txt", root / "RUL_FD001.txt")
@@ -101,3 +134,29 @@ def test_eval_rul_cli_prints_table_writes_plot_records_metrics(trained, tmp_path
     verification = read_manifest(model).verification
     assert 0 < verification["test_FD001_fp32_rmse"] < 60
     assert 0 <= verification["test_FD001_fp32_coverage"] <= 1
+
+
+def test_cross_calibration_fits_the_intervals_on_the_selection_free_predictions(
+    shared_data,
+) -> None:
+    from edgetwin.pdm.rul.conformal import MondrianIntervals
+
+    runs = load_runs(shared_data("cmapss") / "train_FD001.txt")
+    est = CnnRulRegressor(
+        calibration="cross",
+        n_folds=2,
+        max_epochs=6,
+        patience=6,
+        samples_per_epoch=1024,
+        lr=1e-2,  # a fast, noisy descent, so the halves of a fold choose different epochs
+        channels=8,
+        max_engines=12,
+        n_threads=1,
+    ).fit(runs)
+    yt = np.concatenate([y for y, _ in est.cross_oof_engines_])
+    yc = np.concatenate([p for _, p in est.cross_oof_engines_])
+    assert not np.array_equal(yc, np.concatenate([p for _, p in est.oof_engines_]))
+    want = MondrianIntervals(coverage=est.coverage).fit(yt, yc).to_params()
+    got = est.intervals_.to_params()
+    for key in ("edges", "lo", "hi", "phm_shift"):
+        np.testing.assert_allclose(got[key], want[key])

@@ -8,7 +8,10 @@ Training recipe (scikit-learn contract: ``__init__`` stores, ``fit`` returns sel
    stops early on fold i (validation by engine, never by window, so no engine leaks); with
    ``n_repeats > 1`` this is done again on fresh random partitions (repeated k-fold);
 4. the out-of-fold predictions of the members calibrate split-conformal intervals; each engine
-   gets the mean of the members (one per repeat) that never saw it;
+   gets the mean of the members (one per repeat) that never saw it. A second, selection-free
+   set comes with them (`cross_selected`: each half of a held-out fold predicted at the epoch
+   the other half chose); it gives ``cross_oof_rmse_`` and, with ``calibration="cross"``,
+   the intervals;
 5. the members' mean is the point prediction, exported as one ONNX graph.
 
 torch is imported inside the methods that need it, so this module is cheap to import.
@@ -40,6 +43,10 @@ from edgetwin.pdm.rul.windows import (
 )
 
 log = logging.getLogger(__name__)
+
+#: What training one member gives back: (model at its kept epoch, held-out prediction there,
+#: selection-free held-out prediction (`cross_selected`), epochs run, seconds, time budget).
+MemberResult = tuple[Any, np.ndarray, np.ndarray, int, float, float]
 
 #: Cycles of history the model reads. 80, not 40 (the default until 2026-11-25): most of the
 #: error sits between 50 cycles left and the cap, where an engine's last 40 cycles need not show
@@ -100,6 +107,12 @@ class CnnRulRegressor:
     huber_delta: when set, the training loss is Huber with this threshold (cycles) instead of
         the squared error: residuals beyond it count linearly.
     coverage: target coverage of the conformal intervals.
+    calibration: which out-of-fold predictions calibrate the intervals (and the PHM08 shift):
+        ``"kept"`` (default), each member's at the epoch it keeps, which early stopping chose
+        on that same fold; or ``"cross"``, the selection-free ones of `cross_selected`.
+        Measured on the 3-seed bench (2026-11-25): the cross ones are 0.39 / 0.28 cycles worse
+        (FD001 / FD002) and move test coverage by +0.007 / -0.002 only, so the default stays;
+        see docs/pdm_rul.md, "Calibration free of early stopping's choice".
     time_budget_s: total training time allowed; members share it, and a member that runs out
         stops at its best epoch so far (logged).
     n_threads: torch intra-op threads (of each worker process when ``n_jobs > 1``).
@@ -140,6 +153,7 @@ class CnnRulRegressor:
         baseline_cycles: int | None = None,
         regime_onehot: bool = False,
         coverage: float = 0.9,
+        calibration: str = "kept",
         time_budget_s: float = 540.0,
         n_threads: int = 2,
         max_engines: int | None = None,
@@ -170,6 +184,7 @@ class CnnRulRegressor:
         self.baseline_cycles = baseline_cycles
         self.regime_onehot = regime_onehot
         self.coverage = coverage
+        self.calibration = calibration
         self.time_budget_s = time_budget_s
         self.n_threads = n_threads
         self.max_engines = max_engines
@@ -213,6 +228,10 @@ class CnnRulRegressor:
     ) -> CnnRulRegressor:
         """Train on a run-to-failure file; sets ``ensemble_``, ``intervals_``, ``oof_rmse_``.
 
+        ``oof_engines_`` holds each engine's (target, out-of-fold prediction) at the kept
+        weights; ``cross_oof_engines_`` the selection-free predictions of `cross_selected`,
+        and ``cross_oof_rmse_`` their RMSE over all windows (the out-of-fold figure that early
+        stopping did not choose); ``calibration`` says which of the two calibrates ``intervals_``.
         Also ``oof_rmse_per_repeat_`` (each repeat's single-member out-of-fold RMSE, so the
         gain of averaging the repeats can be told apart), ``fold_of_`` [repeats, engines] and
         ``member_holdout_`` (the engines each member never saw).
@@ -226,6 +245,10 @@ class CnnRulRegressor:
         if self.n_folds < 2:
             raise DataError(
                 f"n_folds={self.n_folds}; need >= 2 (members calibrate each other's folds)"
+            )
+        if self.calibration not in ("kept", "cross"):
+            raise DataError(
+                f"calibration={self.calibration!r}; use 'kept' (the default) or 'cross'"
             )
         if self.n_repeats < 1:
             raise DataError(f"n_repeats={self.n_repeats}; need >= 1 (1 = plain engine k-fold)")
@@ -275,12 +298,16 @@ class CnnRulRegressor:
         self.oof_rmse_per_repeat_: list[float] = []
         rep_true: list[np.ndarray] = []
         rep_pred: list[np.ndarray] = []
-        for (k, _, va), (model, pred, epochs, seconds, _) in zip(tasks, trained, strict=True):
+        cross_sum = [np.zeros(len(y), dtype=np.float64) for y in ys]
+        for (k, _, va), (model, pred, cross, epochs, seconds, _) in zip(
+            tasks, trained, strict=True
+        ):
             members.append(model)
             bounds = np.cumsum([0] + [len(ys[i]) for i in va])
             yva = np.concatenate([ys[i] for i in va])
             for j, i in enumerate(va):
                 oof_sum[i] += pred[bounds[j] : bounds[j + 1]]
+                cross_sum[i] += cross[bounds[j] : bounds[j + 1]]
             rep_true.append(yva)
             rep_pred.append(pred)
             self.member_epochs_.append(epochs)
@@ -302,7 +329,17 @@ class CnnRulRegressor:
         yt = np.concatenate([self.oof_engines_[i][0] for i in order])
         yp = np.concatenate([self.oof_engines_[i][1] for i in order])
         self.oof_rmse_ = rmse(yt, yp)
-        self.intervals_ = MondrianIntervals(coverage=self.coverage).fit(yt, yp)
+        # early stopping chose each member's epoch on the very fold ``yp`` scores, so those
+        # residuals are a little optimistic; the cross-selected ones are not (0.3-0.4 cycles
+        # apart on C-MAPSS, too little to move test coverage; docs/pdm_rul.md)
+        self.cross_oof_engines_: list[tuple[np.ndarray, np.ndarray]] = [
+            (y, s / self.n_repeats) for y, s in zip(ys, cross_sum, strict=True)
+        ]
+        yc = np.concatenate([self.cross_oof_engines_[i][1] for i in order])
+        self.cross_oof_rmse_ = rmse(yt, yc)
+        self.intervals_ = MondrianIntervals(coverage=self.coverage).fit(
+            yt, yc if self.calibration == "cross" else yp
+        )
         self.train_seconds_ = time.perf_counter() - t0
         self.n_train_windows_ = int(sum(len(y) for y in ys))
         return self
@@ -314,9 +351,10 @@ class CnnRulRegressor:
         tasks: list[tuple[int, np.ndarray, np.ndarray]],
         t0: float,
         progress: Callable[[int, int], None] | None,
-    ) -> list[tuple[Any, np.ndarray, int, float, float]]:
+    ) -> list[MemberResult]:
         """Train one member per (index, train engines, held-out engines) task, in task order:
-        (model, held-out prediction, epochs, seconds, budget) each.
+        (model, held-out prediction, cross-selected held-out prediction, epochs, seconds,
+        budget) each.
 
         Members share ``time_budget_s``: member k gets the time left over the members left.
         With ``n_jobs > 1`` they train in that many spawned worker processes with
@@ -326,8 +364,8 @@ class CnnRulRegressor:
         """
         n_members = len(tasks)
 
-        def done(k: int, va: np.ndarray, res: tuple[Any, np.ndarray, int, float, float]) -> None:
-            _, pred, epochs, seconds, budget = res
+        def done(k: int, va: np.ndarray, res: MemberResult) -> None:
+            _, pred, _, epochs, seconds, budget = res
             log.info(
                 "member %d/%d (repeat %d, fold %d): %d epochs in %.0f s (budget %.0f s), "
                 "fold RMSE %.2f",
@@ -343,17 +381,17 @@ class CnnRulRegressor:
             if progress is not None:
                 progress(len(out) + len(results), n_members)
 
-        out: list[tuple[Any, np.ndarray, int, float, float]] = []
-        results: dict[int, tuple[Any, np.ndarray, int, float, float]] = {}
+        out: list[MemberResult] = []
+        results: dict[int, MemberResult] = {}
 
         if self.n_jobs <= 1:
             for k, tr, va in tasks:
                 budget = (self.time_budget_s - (time.perf_counter() - t0)) / (n_members - k)
                 start = time.perf_counter()
-                model, pred, epochs = self._train_member(
+                model, pred, cross, epochs = self._train_member(
                     *_fold_arrays(xs, ys, tr, va), seed=self.random_state * 100 + k, budget_s=budget
                 )
-                out.append((model, pred, epochs, time.perf_counter() - start, budget))
+                out.append((model, pred, cross, epochs, time.perf_counter() - start, budget))
                 done(k, va, out[-1])
             return out
         import multiprocessing
@@ -392,9 +430,14 @@ class CnnRulRegressor:
         ytr: np.ndarray,
         xva: np.ndarray,
         yva: np.ndarray,
+        half_b: np.ndarray,
         seed: int,
         budget_s: float,
-    ) -> tuple[Any, np.ndarray, int]:
+    ) -> tuple[Any, np.ndarray, np.ndarray, int]:
+        """Train one member, stopping early on the held-out windows ``xva``; returns (model at
+        its best epoch, its held-out prediction, the cross-selected held-out prediction (see
+        `cross_selected`; ``half_b`` marks the windows of the fold's second half of engines),
+        epochs run)."""
         import torch
 
         from edgetwin.pdm.rul.net import RulCnn
@@ -418,6 +461,7 @@ class CnnRulRegressor:
         loss_fn = _loss(self.huber_delta, self.cap_cycles)
         best: tuple[float, Any, Any, int] = (np.inf, None, None, 0)
         since, step, start = 0, 0, time.perf_counter()
+        preds: list[np.ndarray] = []
         for epoch in range(1, self.max_epochs + 1):
             model.train()
             order = torch.from_numpy(gen.permutation(len(xt))[: self.samples_per_epoch])
@@ -437,6 +481,7 @@ class CnnRulRegressor:
                     ema_update(kept, model, float(self.ema_decay or 0.0), step)
             sched.step()
             pred = _predict(kept, xva)
+            preds.append(pred)
             score = rmse(yva, pred)
             log.debug("epoch %d: held-out fold RMSE %.2f", epoch, score)
             if score < best[0]:
@@ -451,7 +496,7 @@ class CnnRulRegressor:
                 break
         model.load_state_dict(best[1])
         model.eval()
-        return model, best[2], best[3]
+        return model, best[2], cross_selected(yva, np.stack(preds), half_b), best[3]
 
     # -- predicting ----------------------------------------------------------------------------
     def preprocess_params(self) -> dict[str, Any]:
@@ -493,15 +538,39 @@ class CnnRulRegressor:
 
 def _fold_arrays(
     xs: list[np.ndarray], ys: list[np.ndarray], tr: np.ndarray, va: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Windows and targets of the training engines ``tr`` and the held-out engines ``va``
-    (what one member trains and stops early on, in this process or a worker)."""
+    (what one member trains and stops early on, in this process or a worker), and the mask of
+    the held-out windows whose engine sits at an odd position of ``va`` (half B of the fold,
+    for `cross_selected`; the folds are random, so alternate positions are a random half)."""
     return (
         np.concatenate([xs[i] for i in tr]),
         np.concatenate([ys[i] for i in tr]),
         np.concatenate([xs[i] for i in va]),
         np.concatenate([ys[i] for i in va]),
+        np.concatenate([np.full(len(ys[i]), j % 2 == 1) for j, i in enumerate(va)]),
     )
+
+
+def cross_selected(y: np.ndarray, preds: np.ndarray, half_b: np.ndarray) -> np.ndarray:
+    """Held-out predictions free of early stopping's choice: half A's windows at the epoch
+    whose RMSE was lowest on half B, half B's at the epoch best on half A.
+
+    ``preds`` is [epochs, windows] (one row per epoch run, same windows as ``y``). The epoch a
+    member keeps is the best on the whole fold, so its residuals on that fold are the minimum of
+    a noisy curve and understate its error on unseen engines. Each half here is scored at an
+    epoch that another set of engines chose. Those epochs are in general not the kept one, so
+    these residuals describe a member stopped on half a fold, a little worse than the shipped
+    one: an upper side, where the kept-epoch figure is a lower side. (Which epochs were run at
+    all still depends on the whole fold, through the patience rule.) A fold with a single
+    engine has no half B: it falls back to the prediction at the epoch best on the whole fold.
+    """
+    a = ~half_b
+    if not half_b.any() or not a.any():
+        return preds[int(np.argmin([rmse(y, p) for p in preds]))]
+    best_on_a = int(np.argmin([rmse(y[a], p[a]) for p in preds]))
+    best_on_b = int(np.argmin([rmse(y[half_b], p[half_b]) for p in preds]))
+    return np.where(half_b, preds[best_on_a], preds[best_on_b])
 
 
 #: Per worker process: the estimator (its hyper-parameters) and the engines' windows / targets.
@@ -527,16 +596,16 @@ def _worker_member(
     deadline: float,
     n_members: int,
     n_jobs: int,
-) -> tuple[Any, np.ndarray, int, float, float]:
+) -> MemberResult:
     """Train member k in a worker process (see `CnnRulRegressor._train_members`)."""
     est, xs, ys = _WORKER["est"], _WORKER["xs"], _WORKER["ys"]
     left = deadline - time.monotonic()
     budget = min(left, left * n_jobs / (n_members - k))
     start = time.perf_counter()
-    model, pred, epochs = est._train_member(
+    model, pred, cross, epochs = est._train_member(
         *_fold_arrays(xs, ys, tr, va), seed=seed, budget_s=budget
     )
-    return model, pred, epochs, time.perf_counter() - start, budget
+    return model, pred, cross, epochs, time.perf_counter() - start, budget
 
 
 def magnitude_warp(x: Any, std: float, knots: int = 4) -> Any:

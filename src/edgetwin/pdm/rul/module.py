@@ -155,6 +155,10 @@ def export_module(
             "oof_rmse_all_windows": round(est.oof_rmse_, 3),
             "oof_rmse_single_member_per_repeat": [round(v, 3) for v in est.oof_rmse_per_repeat_],
             "interval_coverage_target": est.coverage,
+            # out of fold, free of early stopping's choice: each half of a fold at the epoch the
+            # other half chose (the figure above is at the epochs chosen on the fold itself)
+            "oof_rmse_cross_selected": round(est.cross_oof_rmse_, 3),
+            "interval_calibration": est.calibration,
             "train_seconds": round(est.train_seconds_, 1),
             "train_threads": est.n_threads,
             "int8_rmse_vs_fp32_cycles": round(int8_dev, 4),
