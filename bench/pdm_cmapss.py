@@ -190,6 +190,7 @@ def _split_fold_estimator(**params: Any) -> Any:
             )
             pred = E._predict(model, xva)
             self.halves_.append((yva[h:], pred[h:]))
+            # no cross-selected set here: the scored second half already chose nothing
             return model, pred, pred, epochs
 
     return SplitFold(**params)
@@ -426,7 +427,7 @@ def report(
             f"interval coverage (target {rs[0]['coverage_target']:.2f}): capped {_ms([r['coverage'] for r in rs], '.3f')}, "
             f"raw {_ms([r['coverage_raw'] for r in rs], '.3f')}; mean width {_ms([r['interval_width'] for r in rs], '.1f')} cycles"
         )
-        if all("coverage_other" in r for r in rs):  # rows saved before 2026-11-25 lack it
+        if all("coverage_other" in r for r in rs):  # rows saved by earlier versions lack it
             print(
                 f"  calibrated the other way ({rs[0]['calibration_other']!r}; same members and "
                 f"predictions): coverage capped {_ms([r['coverage_other'] for r in rs], '.3f')}, "
