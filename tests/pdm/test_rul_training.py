@@ -78,12 +78,13 @@ def test_selection_free_oof_beside_the_kept_epochs_and_which_calibrates(trained)
     assert est.cross_oof_rmse_ == pytest.approx(rmse(yt, yc))
     # 4 epochs, folds of 20 engines: some half picks another epoch than its whole fold did
     assert not np.array_equal(yc, yk)
-    # the default calibrates on the kept epochs' predictions; "cross" on the selection-free ones
+    # the default ("kept") calibrates on the kept epochs' predictions, not the selection-free ones
+    assert est.calibration == "kept"
     got = est.intervals_.to_params()
-    for preds, calibration in ((yk, "kept"), (yc, "cross")):
+    for preds, calibrated_on in ((yk, True), (yc, False)):
         want = MondrianIntervals(coverage=est.coverage).fit(yt, preds).to_params()
         match = all(np.allclose(got[k], want[k]) for k in ("edges", "lo", "hi", "phm_shift"))
-        assert match == (calibration == est.calibration == "kept")
+        assert match == calibrated_on
     manifest = read_manifest(path)
     assert manifest.verification["oof_rmse_cross_selected"] == round(est.cross_oof_rmse_, 3)
     assert manifest.verification["interval_calibration"] == "kept"
