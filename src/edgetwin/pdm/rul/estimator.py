@@ -459,7 +459,7 @@ class CnnRulRegressor:
         # the weights validated and kept: the trained ones, or their moving average
         kept = copy.deepcopy(model) if self.ema_decay else model
         loss_fn = _loss(self.huber_delta, self.cap_cycles)
-        best: tuple[float, Any, Any, int] = (np.inf, None, None, 0)
+        best: tuple[float, Any, int] = (np.inf, None, 0)  # RMSE, weights, epoch
         since, step, start = 0, 0, time.perf_counter()
         preds: list[np.ndarray] = []
         for epoch in range(1, self.max_epochs + 1):
@@ -485,7 +485,7 @@ class CnnRulRegressor:
             score = rmse(yva, pred)
             log.debug("epoch %d: held-out fold RMSE %.2f", epoch, score)
             if score < best[0]:
-                best = (score, {k: v.clone() for k, v in kept.state_dict().items()}, pred, epoch)
+                best = (score, {k: v.clone() for k, v in kept.state_dict().items()}, epoch)
                 since = 0
             else:
                 since += 1
@@ -496,7 +496,8 @@ class CnnRulRegressor:
                 break
         model.load_state_dict(best[1])
         model.eval()
-        return model, best[2], cross_selected(yva, np.stack(preds), half_b), best[3]
+        # preds holds every epoch's held-out prediction, the kept epoch's among them
+        return model, preds[best[2] - 1], cross_selected(yva, np.stack(preds), half_b), best[2]
 
     # -- predicting ----------------------------------------------------------------------------
     def preprocess_params(self) -> dict[str, Any]:
