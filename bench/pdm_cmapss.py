@@ -239,6 +239,7 @@ def screen_one(
         "oof_per_repeat": est.oof_rmse_per_repeat_,
         "test_rmse_first_repeat": first,
         "clean_oof_rmse": getattr(est, "clean_oof_rmse_", None),
+        "cross_oof_rmse": getattr(est, "cross_oof_rmse_", None),
         "test_rmse": rmse(truth, pred),
         "test_score": phm08_score(truth, pred),
         "epochs": est.member_epochs_,
@@ -581,14 +582,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nscreen: {params or 'defaults'}, {args.threads} thread(s)")
         col = "clean OOF" if args.split_fold else "OOF RMSE"
         print(
-            f"{'subset':<8}{'seed':>5}{col:>10}{'1 member':>10}{'test RMSE':>11}{'score':>8}"
-            f"{'repeat 1':>10}{'train s':>9}"
+            f"{'subset':<8}{'seed':>5}{col:>10}{'cross OOF':>10}{'1 member':>10}{'test RMSE':>11}"
+            f"{'score':>8}{'repeat 1':>10}{'train s':>9}"
         )
         for r in rows:
             oof = r["clean_oof_rmse"] if args.split_fold else r["oof_rmse"]
+            cross = r["cross_oof_rmse"]
             first = r["test_rmse_first_repeat"]
             print(
-                f"{r['subset']:<8}{r['seed']:>5}{oof:>10.2f}{np.mean(r['oof_per_repeat']):>10.2f}"
+                f"{r['subset']:<8}{r['seed']:>5}{oof:>10.2f}"
+                f"{(f'{cross:.2f}' if cross is not None else '-'):>10}"
+                f"{np.mean(r['oof_per_repeat']):>10.2f}"
                 f"{r['test_rmse']:>11.2f}{r['test_score']:>8.0f}"
                 f"{(f'{first:.2f}' if first is not None else '-'):>10}{r['train_s']:>9.0f}"
                 f"  out-of-fold per repeat {[round(v, 2) for v in r['oof_per_repeat']]}"
@@ -596,8 +600,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(
             "OOF RMSE: each training window predicted by the mean of the members that never saw "
-            "its engine (one per repeat); '1 member': the same with one member, mean over "
-            "repeats; 'repeat 1': test RMSE of the first repeat's members alone (n_repeats=1); "
+            "its engine (one per repeat); 'cross OOF': the same free of early stopping's choice "
+            "(each half of a held-out fold at the epoch the other half chose); '1 member': the "
+            "same with one member, mean over repeats; 'repeat 1': test RMSE of the first "
+            "repeat's members alone (n_repeats=1); "
             "test figures for information only"
         )
         return 0
