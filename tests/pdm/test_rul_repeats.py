@@ -118,10 +118,12 @@ def test_train_rul_cli_trains_folds_times_repeats_members(shared_data, tmp_path:
     out = tmp_path / "rul.zip"
     args = ["train-rul", "--data", str(shared_data("cmapss") / "train_FD001.txt")]
     args += ["--out", str(out), "--folds", "2", "--repeats", "2", "--max-epochs", "1"]
+    args += ["--calibration", "cross"]
     res = CliRunner().invoke(app, [*args, "--max-engines", "12", "--jobs", "1"])
     assert res.exit_code == 0, res.output
     assert "members: 4" in res.output
     manifest = read_manifest(out)
+    assert manifest.verification["interval_calibration"] == "cross"
     assert manifest.model.members == 4
     assert manifest.model.hyperparameters["n_repeats"] == 2
     assert len(manifest.verification["oof_rmse_single_member_per_repeat"]) == 2

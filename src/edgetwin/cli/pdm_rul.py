@@ -38,6 +38,12 @@ def train_rul(
     max_engines: int | None = typer.Option(
         None, help="train on the first N engines only (quick runs)"
     ),
+    calibration: str = typer.Option(
+        "kept",
+        help="out-of-fold predictions that calibrate the intervals: kept (each member at the "
+        "epoch it kept) or cross (at the epoch the other half of its fold chose, free of early "
+        "stopping's choice)",
+    ),
 ) -> None:
     """Train the CNN ensemble with conformal intervals and ship it as a signed edge module."""
     from rich.progress import Progress
@@ -58,6 +64,7 @@ def train_rul(
         n_jobs=jobs,
         time_budget_s=budget_s,
         max_engines=max_engines,
+        calibration=calibration,
         random_state=seed,
     )
     with Progress(console=console, transient=True) as bar:
