@@ -258,10 +258,7 @@ def other_calibration(est: Any, fp32: dict) -> dict:
     from edgetwin.pdm.rul.conformal import MondrianIntervals, phm_point, rul_with_interval
 
     other = "cross" if est.calibration == "kept" else "kept"
-    engines = est.cross_oof_engines_ if other == "cross" else est.oof_engines_
-    yt = np.concatenate([y for y, _ in engines])
-    yp = np.concatenate([p for _, p in engines])
-    params = MondrianIntervals(coverage=est.coverage).fit(yt, yp).to_params()
+    params = MondrianIntervals(coverage=est.coverage).fit(*est.calibration_set(other)).to_params()
     out = rul_with_interval(fp32["pred"], **params)
     capped = np.minimum(fp32["truth"], est.cap_cycles)
     p_phm = phm_point(out["rul"], params)

@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+from edgetwin.core.errors import DataError  # noqa: E402
 from edgetwin.edge import EdgeModule, read_manifest  # noqa: E402
 from edgetwin.pdm.datasets.cmapss import load_runs, load_truth  # noqa: E402
 from edgetwin.pdm.metrics import rmse  # noqa: E402
@@ -76,6 +77,10 @@ def test_selection_free_oof_beside_the_kept_epochs_and_which_calibrates(trained)
     yc = np.concatenate([p for _, p in est.cross_oof_engines_])
     yk = np.concatenate([p for _, p in est.oof_engines_])
     assert est.cross_oof_rmse_ == pytest.approx(rmse(yt, yc))
+    assert rmse(*est.calibration_set("cross")) == pytest.approx(est.cross_oof_rmse_)
+    assert rmse(*est.calibration_set()) == pytest.approx(est.oof_rmse_)  # default: kept
+    with pytest.raises(DataError, match="'oof'.*'kept' or 'cross'"):
+        est.calibration_set("oof")
     # 4 epochs, folds of 20 engines: some half picks another epoch than its whole fold did
     assert not np.array_equal(yc, yk)
     # the default ("kept") calibrates on the kept epochs' predictions, not the selection-free ones
@@ -91,8 +96,6 @@ def test_selection_free_oof_beside_the_kept_epochs_and_which_calibrates(trained)
 
 
 def test_calibration_must_be_kept_or_cross(shared_data) -> None:
-    from edgetwin.core.errors import DataError
-
     runs = load_runs(shared_data("cmapss") / "train_FD001.txt")
     with pytest.raises(DataError, match="calibration='oof'.*'kept'.*'cross'"):
         CnnRulRegressor(calibration="oof", max_engines=4, n_folds=2).fit(runs)

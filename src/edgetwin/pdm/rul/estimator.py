@@ -325,21 +325,15 @@ class CnnRulRegressor:
         self.oof_engines_: list[tuple[np.ndarray, np.ndarray]] = [
             (y, s / self.n_repeats) for y, s in zip(ys, oof_sum, strict=True)
         ]
-        order = np.argsort(self.fold_of_[0], kind="stable")  # repeat 0's fold order, as before
-        yt = np.concatenate([self.oof_engines_[i][0] for i in order])
-        yp = np.concatenate([self.oof_engines_[i][1] for i in order])
-        self.oof_rmse_ = rmse(yt, yp)
-        # early stopping chose each member's epoch on the very fold ``yp`` scores, so those
-        # residuals are a little optimistic; the cross-selected ones are not (0.3-0.4 cycles
-        # apart on C-MAPSS, too little to move test coverage; docs/pdm_rul.md)
+        # early stopping chose each member's epoch on the very fold the kept predictions score,
+        # so those residuals are a little optimistic; the cross-selected ones are not (0.3-0.4
+        # cycles apart on C-MAPSS, too little to move test coverage; docs/pdm_rul.md)
         self.cross_oof_engines_: list[tuple[np.ndarray, np.ndarray]] = [
             (y, s / self.n_repeats) for y, s in zip(ys, cross_sum, strict=True)
         ]
-        yc = np.concatenate([self.cross_oof_engines_[i][1] for i in order])
-        self.cross_oof_rmse_ = rmse(yt, yc)
-        self.intervals_ = MondrianIntervals(coverage=self.coverage).fit(
-            yt, yc if self.calibration == "cross" else yp
-        )
+        self.oof_rmse_ = rmse(*self.calibration_set("kept"))
+        self.cross_oof_rmse_ = rmse(*self.calibration_set("cross"))
+        self.intervals_ = MondrianIntervals(coverage=self.coverage).fit(*self.calibration_set())
         self.train_seconds_ = time.perf_counter() - t0
         self.n_train_windows_ = int(sum(len(y) for y in ys))
         return self
@@ -498,6 +492,20 @@ class CnnRulRegressor:
         model.eval()
         # preds holds every epoch's held-out prediction, the kept epoch's among them
         return model, preds[best[2] - 1], cross_selected(yva, np.stack(preds), half_b), best[2]
+
+    def calibration_set(self, which: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(targets, out-of-fold predictions) over all training windows, in repeat 0's fold
+        order: ``"kept"`` (each member at the epoch it kept) or ``"cross"`` (`cross_selected`);
+        by default the set ``calibration`` names, the one that calibrates ``intervals_``."""
+        which = which or self.calibration
+        if which not in ("kept", "cross"):
+            raise DataError(f"calibration set {which!r}; use 'kept' or 'cross'")
+        engines = self.cross_oof_engines_ if which == "cross" else self.oof_engines_
+        order = np.argsort(self.fold_of_[0], kind="stable")
+        return (
+            np.concatenate([engines[i][0] for i in order]),
+            np.concatenate([engines[i][1] for i in order]),
+        )
 
     # -- predicting ----------------------------------------------------------------------------
     def preprocess_params(self) -> dict[str, Any]:
