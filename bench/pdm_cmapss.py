@@ -239,7 +239,9 @@ def screen_one(
         "oof_per_repeat": est.oof_rmse_per_repeat_,
         "test_rmse_first_repeat": first,
         "clean_oof_rmse": getattr(est, "clean_oof_rmse_", None),
-        "cross_oof_rmse": getattr(est, "cross_oof_rmse_", None),
+        # split-fold members return their whole-fold prediction as the cross set, so the
+        # estimator's cross figure would be mislabelled there; the clean figure replaces it
+        "cross_oof_rmse": None if split_fold else est.cross_oof_rmse_,
         "test_rmse": rmse(truth, pred),
         "test_score": phm08_score(truth, pred),
         "epochs": est.member_epochs_,
