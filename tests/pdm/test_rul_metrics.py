@@ -128,6 +128,7 @@ def test_preprocess_age_channel_from_length_or_cycle_column() -> None:
     "extra",
     [
         {},
+        {"age_scale": None},
         {"age_scale": 100.0},
         {"baseline_cycles": 5, "age_scale": 50.0},
         {"step_cycles": 2},
@@ -143,6 +144,7 @@ def test_training_windows_match_module_preprocess(extra: dict) -> None:
     rows = np.column_stack([rng.normal(0, 0.01, (60, 3)), rng.normal(10, 2, (60, 21))])
     est = CnnRulRegressor(window=8, **extra)
     est.normalizer_ = RegimeNormalizer().fit(rows)
+    est.age_scale_ = 30.0 if est.age_scale == "auto" else est.age_scale  # what fit resolves
     train = est.windows_of(rows, np.arange(1, 61))
     for t in (3, 8, 40, 60):  # shorter than the window, equal, longer
         live = preprocess_histories(rows[:t], **est.preprocess_params())
@@ -202,3 +204,22 @@ def test_phm_point_uses_per_bin_shift_and_old_params() -> None:
     assert phm_point(np.array([20.0, 100.0]), old).tolist() == [20.0, 100.0]
     cal = MondrianIntervals(coverage=0.9).fit(np.linspace(0, 125, 400), np.linspace(5, 130, 400))
     assert len(cal.to_params()["phm_shift"]) == len(cal.to_params()["lo"])
+
+
+def test_age_scale_auto_is_the_training_engines_mean_life() -> None:
+    from pathlib import Path
+
+    from edgetwin.pdm.datasets.cmapss import CmapssRuns
+    from edgetwin.pdm.rul.estimator import CnnRulRegressor
+
+    lives = [30, 50, 70]
+    unit = np.repeat(np.arange(1, 4), lives)
+    cycle = np.concatenate([np.arange(1, n + 1) for n in lives]).astype(np.float64)
+    runs = CmapssRuns(Path("train_x.txt"), unit, cycle, np.zeros((len(unit), 24)))
+    assert CnnRulRegressor()._fitted_age_scale(runs) == 50.0
+    assert CnnRulRegressor(max_engines=2)._fitted_age_scale(runs) == 40.0
+    assert CnnRulRegressor(age_scale=120)._fitted_age_scale(runs) == 120.0
+    assert CnnRulRegressor(age_scale=None)._fitted_age_scale(runs) is None
+    for bad in ("mean", 0, -5.0):
+        with pytest.raises(DataError, match="age_scale=.*'auto'"):
+            CnnRulRegressor(age_scale=bad)._fitted_age_scale(runs)

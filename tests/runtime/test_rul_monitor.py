@@ -39,9 +39,18 @@ def tiny_rul(tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path) ->
     from edgetwin.pdm.rul.module import export_module
 
     runs = load_runs(root / "train_FD001.txt")
+    # a 20-cycle window, shorter than the replayed engines (31 and 49 cycles), so the monitor's
+    # kept rows and cycle numbering (the default model reads the engine's age) are exercised
     est = CnnRulRegressor(
-        n_folds=2, max_epochs=1, patience=1, samples_per_epoch=1024, max_engines=20, n_threads=1
+        window=20,
+        n_folds=2,
+        max_epochs=1,
+        patience=1,
+        samples_per_epoch=1024,
+        max_engines=20,
+        n_threads=1,
     ).fit(runs)
+    assert est.age_scale_ is not None
     out = tmp_path_factory.mktemp("rul") / "rul.zip"
     return export_module(est, runs, out, calibration_samples=64), root / "test_FD001.txt"
 
@@ -87,6 +96,9 @@ def test_rul_published_per_cycle_into_store_and_twin(
         hi = store.read_samples(f"{path}/rul_hi").column("value").to_numpy()
         assert len(rul) == len(history)  # one estimate per cycle
         assert np.all(lo <= rul) and np.all(rul <= hi)
+        # every cycle's estimate is the module's on the history up to that cycle
+        per_cycle = [predict_last(module, history[:c])[0] for c in range(1, len(history) + 1)]
+        np.testing.assert_allclose(rul, per_cycle, atol=1e-3)
         expected = predict_last(module, history)
         assert rul[-1] == pytest.approx(expected[0], abs=1e-3)
         assert (lo[-1], hi[-1]) == pytest.approx(expected[1:], abs=1e-3)

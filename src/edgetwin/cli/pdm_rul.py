@@ -44,6 +44,17 @@ def train_rul(
         "epoch it kept) or cross (at the epoch the other half of its fold chose, free of early "
         "stopping's choice)",
     ),
+    age: bool = typer.Option(
+        True,
+        "--age/--no-age",
+        help="also read each engine's age (its cycle number over the training engines' mean "
+        "life); live, the asset must then be watched or replayed from its first cycle",
+    ),
+    baseline_cycles: int = typer.Option(
+        20,
+        help="also read each sensor's change since the engine's first N cycles (0: off); "
+        "histories must start at the engine's first cycle",
+    ),
 ) -> None:
     """Train the CNN ensemble with conformal intervals and ship it as a signed edge module."""
     from rich.progress import Progress
@@ -65,6 +76,8 @@ def train_rul(
         time_budget_s=budget_s,
         max_engines=max_engines,
         calibration=calibration,
+        age_scale="auto" if age else None,
+        baseline_cycles=baseline_cycles or None,
         random_state=seed,
     )
     with Progress(console=console, transient=True) as bar:

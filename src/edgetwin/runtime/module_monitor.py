@@ -11,7 +11,11 @@ Two live contracts exist today, chosen by the monitor's `kind`:
   the last `vote_window` bursts and differs from the last one announced. A single 1-second
   window can be fooled (a load change, a noise burst); a vote over ten of them rarely is.
 - `rul`: one row of scalar signals per cycle (in the module's raw column order) → RUL with its
-  interval; publishes `<asset>/rul`, `<asset>/rul_lo`, `<asset>/rul_hi`.
+  interval; publishes `<asset>/rul`, `<asset>/rul_lo`, `<asset>/rul_hi`. The monitor numbers
+  each asset's cycles from the first complete row it sees (a model that reads the asset's age
+  counts from there, so watch the asset from the start of its life, or replay its history from
+  cycle 1) and keeps the first ``baseline_cycles`` rows beside the last ``window`` ones when the
+  module reads change since start.
 """
 
 from __future__ import annotations
@@ -100,8 +104,11 @@ class ModuleMonitor:
         self._diag: dict[str, _DiagState] = defaultdict(_DiagState)
         self._rows: dict[str, dict[int, dict[str, float]]] = defaultdict(dict)
         self._history: dict[str, deque[np.ndarray]] = {}
-        window = int(((manifest.preprocess or {}).get("params") or {}).get("window", 30))
-        self._window = window
+        self._first_rows: dict[str, list[np.ndarray]] = defaultdict(list)
+        self._cycles_seen: dict[str, int] = defaultdict(int)
+        pre_params = (manifest.preprocess or {}).get("params") or {}
+        self._window = int(pre_params.get("window", 30))
+        self._baseline_cycles = int(pre_params.get("baseline_cycles") or 0)
         self._columns = self.signals
         if kind == "rul" and not self.signals:
             raise ConfigError(
@@ -264,12 +271,22 @@ class ModuleMonitor:
             rows = self._rows[path]
             complete = sorted(t for t, r in rows.items() if len(r) == len(self._columns))
             history = self._history.setdefault(path, deque(maxlen=self._window))
+            first = self._first_rows[path]
             for t in complete:
                 row = rows.pop(t)
-                history.append(np.array([row[c] for c in self._columns], dtype=np.float64))
+                self._cycles_seen[path] += 1
+                # full rows (unit, cycle, raw...): the module's pre-step reads the cycle number
+                full = np.array(
+                    [0.0, self._cycles_seen[path], *(row[c] for c in self._columns)],
+                    dtype=np.float64,
+                )
+                history.append(full)
+                if len(first) < self._baseline_cycles:
+                    first.append(full)
             if not complete:
                 continue
-            rul, lo, hi = predict_last(self.module, np.vstack(history))
+            before_window = [r for r in first if r[1] < history[0][1]]
+            rul, lo, hi = predict_last(self.module, np.vstack(before_window + list(history)))
             t_last = complete[-1]
             out_ts += [t_last] * 3
             out_sig += [f"{path}/rul", f"{path}/rul_lo", f"{path}/rul_hi"]

@@ -10,8 +10,10 @@ The module is what the runtime runs and what the benchmark measures:
 
 Live contract (`predict_last`): a history [cycles, 24] of raw measurements in C-MAPSS column
 order (3 operational settings, then sensors 1-21, oldest cycle first; 26 columns with unit and
-cycle first are accepted too). Only the last ``window`` cycles are used; shorter histories
-are padded by repeating their first row.
+cycle first are accepted too). Only the last ``window`` cycles are used (and the first
+``baseline_cycles`` for a model that reads change since start); shorter histories are padded by
+repeating their first row. A model that reads the asset's age (``age_scale`` in the manifest)
+takes the cycle number from the second column of full rows, and counts from cycle 1 otherwise.
 """
 
 from __future__ import annotations
@@ -173,7 +175,12 @@ def export_module(
 
 
 def predict_last(module: EdgeModule, history: np.ndarray) -> tuple[float, float, float]:
-    """(rul, lo, hi) in cycles at the last row of one raw history [cycles, 24] (see module doc)."""
+    """(rul, lo, hi) in cycles at the last row of one history (see module doc).
+
+    ``history`` is [cycles, 24] raw measurements counted from cycle 1, or [cycles, 26] full rows
+    whose second column carries the cycle number (what the live monitor passes, so a model that
+    reads the asset's age gets it right when only the last window of rows is kept).
+    """
     out = module.predict(np.asarray(history, dtype=np.float64))
     return float(out["rul"][0]), float(out["rul_lo"][0]), float(out["rul_hi"][0])
 
