@@ -12,8 +12,8 @@ through `EdgeModule.predict`, pre- and post-processing included:
 - **remaining useful life** (C-MAPSS CNN ensemble): the official test split, one prediction per
   engine at its last cycle, RMSE against the truth capped at 125 cycles (the bench protocol).
   The 21 sensors are perturbed along the cycle axis; the 3 operating settings are commanded
-  values and stay clean. Histories shorter than the bench length are padded with their first
-  row, as the module pads short histories itself. Lower is better here.
+  values and stay clean. Each engine's whole history is perturbed and given to the module (the
+  default model reads the engine's age and its change since its first cycles). Lower is better.
 
 Run: `nice .venv/bin/python bench/edge_pdm.py [--diagnosis artifacts/diagnosis.zip]
 [--rul artifacts/rul_fd001.zip --subset FD001] [--precision fp32 int8]`
@@ -93,19 +93,29 @@ def rul_table(module: EdgeModule, test: Path, truth: Path, seed: int = 0) -> dic
     capped = np.minimum(load_truth(truth, len(histories)), 125.0)
     params = (module.manifest.preprocess or {}).get("params", {})
     n_settings = int(params.get("n_settings", 3))
-    length = max(int(params.get("window", 40)) + 20, 60)  # room for test-time smoothing
-    hist = _padded_histories(histories, length)
+    # whole histories, right-aligned in one array for the perturbations; each engine's own rows
+    # are cut back out before the module sees them, so a model that reads the engine's age or
+    # its change since the first cycles gets exactly what the full-history run gets
+    lengths = np.array([len(h) for h in histories])
+    hist = _padded_histories(histories, int(lengths.max()))
     sensors = np.ascontiguousarray(hist[:, :, n_settings:].transpose(0, 2, 1))  # time last
     settings = hist[:, :, :n_settings]
 
-    def predict(batch: np.ndarray, settings: np.ndarray) -> np.ndarray:
+    def predict(batch: np.ndarray, settings: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         full = np.concatenate([settings, batch.transpose(0, 2, 1)], axis=2)
-        return np.asarray(module.predict(full)["rul"], dtype=np.float64)
+        own = [h[len(h) - n :] for h, n in zip(full, lengths, strict=True)]
+        return np.asarray(module.predict(own)["rul"], dtype=np.float64)
 
     clean_full = np.asarray(module.predict(histories)["rul"], dtype=np.float64)
     t0 = time.perf_counter()
     table = robustness_table(
-        predict, sensors, capped, "rmse", seed=seed, batch_size=128, extra={"settings": settings}
+        predict,
+        sensors,
+        capped,
+        "rmse",
+        seed=seed,
+        batch_size=128,
+        extra={"settings": settings, "lengths": lengths},
     )
     return {
         "table": table,
