@@ -63,6 +63,11 @@ def test_module_round_trip_matches_torch(trained) -> None:
     assert manifest.preprocess["params"]["window"] == 80
     assert manifest.preprocess["params"]["step_cycles"] == 2
     assert manifest.verification["int8_rmse_vs_fp32_cycles"] < 5.0
+    # the default inputs beyond the sensors are named where an integrator reads the module
+    notes = " ".join(manifest.preparation)
+    assert f"cycle number / {est.age_scale_:.1f}" in notes
+    assert "first 20 cycles (change since start)" in notes
+    assert manifest.preprocess["params"]["age_scale"] == pytest.approx(est.age_scale_)
 
 
 def test_selection_free_oof_beside_the_kept_epochs_and_which_calibrates(trained) -> None:

@@ -142,6 +142,7 @@ def export_module(
             f"windows of {est.window} cycles ending at every cycle, front-padded with the first row, "
             f"each run of {est.step_cycles} cycles averaged into one of "
             f"{est.window // est.step_cycles} input steps",
+            *_extra_input_notes(est),
             f"target min(RUL, {est.cap_cycles:g}) cycles",
         ],
         model=ModelInfo.model_validate(
@@ -172,6 +173,23 @@ def export_module(
         evidence={"parity_torch_onnx": parity.as_dict()},
     )
     return build_module(out_path, onnx_fp32=onnx_fp32, manifest=manifest, onnx_int8=onnx_int8)
+
+
+def _extra_input_notes(est: Any) -> list[str]:
+    """The manifest's words for the inputs beyond the sensors: what a live history must carry."""
+    notes = []
+    if est.age_scale_:
+        notes.append(
+            f"input: the asset's age, cycle number / {est.age_scale_:.1f}"
+            + (" (the training engines' mean life)" if est.age_scale == "auto" else "")
+            + "; histories count cycles from the asset's first, or carry the cycle column"
+        )
+    if est.baseline_cycles:
+        notes.append(
+            f"input: each sensor minus its mean over the asset's first {est.baseline_cycles} "
+            "cycles (change since start); histories must start at the asset's first cycle"
+        )
+    return notes
 
 
 def predict_last(module: EdgeModule, history: np.ndarray) -> tuple[float, float, float]:
