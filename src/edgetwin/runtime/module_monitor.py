@@ -105,7 +105,6 @@ class ModuleMonitor:
         self._rows: dict[str, dict[int, dict[str, float]]] = defaultdict(dict)
         self._history: dict[str, deque[np.ndarray]] = {}
         self._first_rows: dict[str, list[np.ndarray]] = defaultdict(list)
-        self._cycles_seen: dict[str, int] = defaultdict(int)
         pre_params = (manifest.preprocess or {}).get("params") or {}
         self._window = int(pre_params.get("window", 30))
         self._baseline_cycles = int(pre_params.get("baseline_cycles") or 0)
@@ -274,12 +273,10 @@ class ModuleMonitor:
             first = self._first_rows[path]
             for t in complete:
                 row = rows.pop(t)
-                self._cycles_seen[path] += 1
-                # full rows (unit, cycle, raw...): the module's pre-step reads the cycle number
-                full = np.array(
-                    [0.0, self._cycles_seen[path], *(row[c] for c in self._columns)],
-                    dtype=np.float64,
-                )
+                # full rows (unit, cycle, raw...): the module's pre-step reads the cycle number,
+                # one more than the last kept row's
+                cycle = history[-1][1] + 1 if history else 1.0
+                full = np.array([0.0, cycle, *(row[c] for c in self._columns)], dtype=np.float64)
                 history.append(full)
                 if len(first) < self._baseline_cycles:
                     first.append(full)
